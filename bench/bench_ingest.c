@@ -1,0 +1,2 @@
+/* bench_ingest.c — to be written. */
+int main(void) { return 0; }

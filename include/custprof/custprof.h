@@ -1,0 +1,389 @@
+/*
+ * custprof.h — public API of libcustprof, the telecom customer-profiling engine.
+ *
+ * Conventions (see custprof(7)):
+ *  - Every exported name starts with cp_ (types cp_*, macros CP_*).
+ *  - Handles are opaque; created through an out-parameter placed first; every
+ *    _new/_open/_load/_compile has a _free that accepts NULL.
+ *  - Fallible functions return int: CP_OK (0) or a negative CP_E* code.
+ *    cp_strerror() names a code; cp_errmsg(handle) gives the message of the
+ *    handle's last failure.  Constructors take an optional cp_diag * that
+ *    collects every diagnostic with file, line and column.
+ *  - Strings are UTF-8.  Returned const char * are owned by the object that
+ *    returned them, valid until that object is freed (or modified, where noted).
+ *  - Money is exact: integer fen (1 yuan = 100 fen).  Dates are calendar days,
+ *    counted from 1970-01-01 (cp_date).
+ *  - No varargs, no struct by value, no callback is ever required.
+ *
+ * Thread safety: a cp_schema and a compiled ruleset are immutable and may be
+ * shared by any number of threads.  Other handles are used by one thread at a
+ * time unless their documentation says otherwise.
+ */
+#ifndef CUSTPROF_H
+#define CUSTPROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <custprof/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CP_BUILDING_LIBRARY) && defined(CP_HAVE_VISIBILITY)
+#define CP_API __attribute__((visibility("default")))
+#else
+#define CP_API
+#endif
+
+/* ------------------------------------------------------------------------
+ * Status codes.  Values are part of the ABI: append only.
+ * ------------------------------------------------------------------------ */
+enum cp_status {
+	CP_OK = 0,          /* success */
+	CP_ERROR = -1,      /* unspecified failure */
+	CP_ENOMEM = -2,     /* out of memory */
+	CP_EINVAL = -3,     /* invalid argument or value */
+	CP_EIO = -4,        /* I/O error (open, read, write, fsync, rename) */
+	CP_ESYNTAX = -5,    /* malformed input text (YAML, CSV, expression) */
+	CP_ETYPE = -6,      /* type error: a value does not fit its field's type */
+	CP_ENOTFOUND = -7,  /* no such key, field, tag or file */
+	CP_ECORRUPT = -8,   /* damaged or truncated file */
+	CP_EVERSION = -9,   /* unsupported format version */
+	CP_ELIMIT = -10,    /* a size limit was exceeded */
+	CP_EMISUSE = -11,   /* API used out of order */
+	CP_ECANCELED = -12, /* cancelled by a callback */
+	CP_EEXIST = -13,    /* duplicate id or key */
+
+	CP_DONE = 101       /* not an error: an iteration has no more items */
+};
+
+/* Name of a status code ("CP_ENOMEM: out of memory").  Static storage. */
+CP_API const char *cp_strerror(int code);
+
+/* Version of the library actually linked (may differ from CP_VERSION_*). */
+CP_API const char *cp_version(void);        /* "0.1.0", static storage */
+CP_API int cp_version_number(void);         /* CP_VERSION_NUMBER of the build */
+
+/*
+ * Message of the last failure of any libcustprof handle (cp_store *,
+ * cp_profile *, cp_view *, ...).  Returns "" when the handle has not failed,
+ * and a static string when handle is NULL.  Owned by the handle; valid until
+ * its next failing call or its free.
+ */
+CP_API const char *cp_errmsg(const void *handle);
+
+/*
+ * Install the allocator used for every allocation of the library.  Call it
+ * once, before any other call that allocates; later calls return CP_EMISUSE.
+ * realloc_fn(NULL, n) must behave as malloc_fn(n).  free_fn(NULL) is never
+ * called.
+ */
+CP_API int cp_set_allocator(void *(*malloc_fn)(size_t size),
+                            void *(*realloc_fn)(void *ptr, size_t size),
+                            void (*free_fn)(void *ptr));
+
+/* ------------------------------------------------------------------------
+ * Diagnostics: every error and warning of a load or compile, in order.
+ * ------------------------------------------------------------------------ */
+typedef struct cp_diag cp_diag;
+
+enum cp_severity {
+	CP_SEV_ERROR = 0,
+	CP_SEV_WARNING = 1,
+	CP_SEV_NOTE = 2
+};
+
+/* Create an empty collection.  Free with cp_diag_free(). */
+CP_API int cp_diag_new(cp_diag **out);
+CP_API void cp_diag_free(cp_diag *diag);
+/* Remove every entry (the collection can be reused). */
+CP_API void cp_diag_clear(cp_diag *diag);
+CP_API size_t cp_diag_count(const cp_diag *diag);
+CP_API size_t cp_diag_error_count(const cp_diag *diag);
+/* Accessors of entry i (0-based, < cp_diag_count).  Out of range: -1 / 0 / NULL. */
+CP_API int cp_diag_severity(const cp_diag *diag, size_t i);
+CP_API const char *cp_diag_file(const cp_diag *diag, size_t i);    /* "" if none */
+CP_API unsigned cp_diag_line(const cp_diag *diag, size_t i);       /* 1-based, 0 if none */
+CP_API unsigned cp_diag_column(const cp_diag *diag, size_t i);     /* 1-based, 0 if none */
+CP_API const char *cp_diag_message(const cp_diag *diag, size_t i);
+/*
+ * Entry i as one line, "file:line:col: error: message" (parts that are unknown
+ * are left out).  Owned by diag; valid until the next call of
+ * cp_diag_format on the same diag, cp_diag_clear or cp_diag_free.
+ */
+CP_API const char *cp_diag_format(cp_diag *diag, size_t i);
+
+/* ------------------------------------------------------------------------
+ * Values
+ * ------------------------------------------------------------------------ */
+
+/* Field types (custprof-schema(5)).  Values are part of the ABI. */
+enum cp_type {
+	CP_TYPE_BOOL = 1,
+	CP_TYPE_INT = 2,    /* 64-bit signed */
+	CP_TYPE_FLOAT = 3,  /* double */
+	CP_TYPE_MONEY = 4,  /* integer fen; text form is yuan with at most 2 decimals */
+	CP_TYPE_STRING = 5,
+	CP_TYPE_ENUM = 6,   /* interned; closed (listed values) or open */
+	CP_TYPE_SET = 7,    /* unordered interned strings */
+	CP_TYPE_LIST = 8,   /* ordered strings, at most max items */
+	CP_TYPE_DATE = 9    /* calendar day */
+};
+
+/* "bool", "int", ... ; NULL for an unknown value.  Static storage. */
+CP_API const char *cp_type_name(int type);
+
+/* A calendar day: days since 1970-01-01 (negative before). */
+typedef int32_t cp_date;
+/* Build a date; CP_EINVAL if the day does not exist (2026-02-30). */
+CP_API int cp_date_from_ymd(cp_date *out, int year, int month, int day);
+CP_API void cp_date_to_ymd(cp_date date, int *year, int *month, int *day);
+/* Parse "YYYY-MM-DD" or "YYYYMMDD" (the whole string); CP_EINVAL otherwise. */
+CP_API int cp_date_parse(cp_date *out, const char *text);
+
+/* ------------------------------------------------------------------------
+ * Schema (custprof-schema(5)).  Immutable once loaded; shareable.
+ * ------------------------------------------------------------------------ */
+typedef struct cp_schema cp_schema;
+
+/*
+ * Load a schema from a YAML file or buffer.  On failure *out is NULL, the
+ * status is returned and every problem found is added to diag (if not NULL)
+ * with its file, line and column.  name labels diagnostics (may be NULL).
+ * Free with cp_schema_free().
+ */
+CP_API int cp_schema_load_file(cp_schema **out, const char *path, cp_diag *diag);
+CP_API int cp_schema_load_memory(cp_schema **out, const char *yaml, size_t len,
+                                 const char *name, cp_diag *diag);
+/* The built-in default schema "cmcc-default" (no file needed). */
+CP_API int cp_schema_default(cp_schema **out);
+/* Schemas are reference counted: stores and rulesets keep their own
+ * reference, so the caller may free its schema at any time. */
+CP_API void cp_schema_free(cp_schema *schema);
+/* The YAML text the schema was loaded from; owned by the schema. */
+CP_API const char *cp_schema_source(const cp_schema *schema, size_t *len);
+
+CP_API const char *cp_schema_name(const cp_schema *schema);
+CP_API int cp_schema_months(const cp_schema *schema);      /* depth of every series */
+CP_API int cp_schema_field_count(const cp_schema *schema);
+CP_API int cp_schema_key_field(const cp_schema *schema);   /* index of the key field */
+/* Index of the field called name, or CP_ENOTFOUND. */
+CP_API int cp_schema_field_index(const cp_schema *schema, const char *name);
+
+/* Field introspection; field is an index < cp_schema_field_count().
+ * Out of range: NULL / 0 / CP_EINVAL. */
+CP_API const char *cp_schema_field_name(const cp_schema *schema, int field);
+CP_API const char *cp_schema_field_label(const cp_schema *schema, int field); /* name if no label */
+CP_API int cp_schema_field_type(const cp_schema *schema, int field);          /* enum cp_type */
+CP_API int cp_schema_field_is_series(const cp_schema *schema, int field);     /* 1 or 0 */
+/* Number of months held: cp_schema_months() for a series, 1 for a scalar. */
+CP_API int cp_schema_field_months(const cp_schema *schema, int field);
+CP_API int cp_schema_field_is_closed(const cp_schema *schema, int field);     /* closed enum */
+CP_API int cp_schema_field_max_items(const cp_schema *schema, int field);     /* list: max; else 0 */
+CP_API const char *cp_schema_field_normalize(const cp_schema *schema, int field); /* "" or "msisdn-cn" */
+/* Listed enum values (closed or open) and their labels (value if none). */
+CP_API int cp_schema_field_value_count(const cp_schema *schema, int field);
+CP_API const char *cp_schema_field_value(const cp_schema *schema, int field, int i);
+CP_API const char *cp_schema_field_value_label(const cp_schema *schema, int field, int i);
+
+/* ------------------------------------------------------------------------
+ * Profiles: a draft profile to write into a store (the writer side).
+ * ------------------------------------------------------------------------ */
+typedef struct cp_profile cp_profile;
+
+/* A draft with every field null.  Free with cp_profile_free(). */
+CP_API int cp_profile_new(cp_profile **out, const cp_schema *schema);
+CP_API void cp_profile_free(cp_profile *profile);
+/* Set every field back to null. */
+CP_API void cp_profile_clear(cp_profile *profile);
+
+/*
+ * Typed setters.  month is 0 (current) .. cp_schema_months()-1 for a series
+ * field and must be 0 for a scalar.  A setter of the wrong type, a month out
+ * of range, a closed-enum value not listed, or a list longer than its max
+ * returns CP_ETYPE/CP_EINVAL and leaves the cell unchanged
+ * (message: cp_errmsg(profile)).  Strings are copied.
+ */
+CP_API int cp_profile_set_null(cp_profile *p, int field, int month);
+CP_API int cp_profile_set_bool(cp_profile *p, int field, int month, int value);
+CP_API int cp_profile_set_int(cp_profile *p, int field, int month, int64_t value);
+CP_API int cp_profile_set_float(cp_profile *p, int field, int month, double value);
+CP_API int cp_profile_set_money(cp_profile *p, int field, int month, int64_t fen);
+CP_API int cp_profile_set_date(cp_profile *p, int field, int month, cp_date value);
+/* string and enum fields */
+CP_API int cp_profile_set_string(cp_profile *p, int field, int month, const char *utf8);
+/* set and list fields: append one item (a set ignores a repeated item). */
+CP_API int cp_profile_add_item(cp_profile *p, int field, int month, const char *utf8);
+/*
+ * Any type, from its text form exactly as in a CSV cell (custprof-schema(5)):
+ * "" is null; money in yuan; dates YYYY-MM-DD or YYYYMMDD; bool 1/0 true/false
+ * Y/N 是/否; set and list items joined by ';'.  The key field is normalized.
+ */
+CP_API int cp_profile_set_text(cp_profile *p, int field, int month, const char *text);
+
+/* ------------------------------------------------------------------------
+ * Store: profiles keyed by the schema's key field.
+ * ------------------------------------------------------------------------ */
+typedef struct cp_store cp_store;
+typedef struct cp_view cp_view;
+
+/* An empty in-memory store.  It keeps its own reference to schema.
+ * Free with cp_store_free(). */
+CP_API int cp_store_new(cp_store **out, const cp_schema *schema);
+/* Frees a store made by cp_store_new() or cp_store_open(). */
+CP_API void cp_store_free(cp_store *store);
+CP_API const cp_schema *cp_store_schema(const cp_store *store);
+/* Number of profiles. */
+CP_API size_t cp_store_count(const cp_store *store);
+
+/* As-of month: month 0 of every series.  yyyymm, e.g. 202610; 0 = unset. */
+CP_API int cp_store_set_as_of(cp_store *store, int yyyymm);
+CP_API int cp_store_as_of(const cp_store *store);
+
+/*
+ * Insert or replace the profile with the draft's key (the key field must be
+ * set).  Returns CP_OK; *replaced (if not NULL) is set to 1 when a profile
+ * with that key existed.  The draft is not modified.
+ */
+CP_API int cp_store_put(cp_store *store, const cp_profile *profile, int *replaced);
+/* Remove the profile with this key (normalized as the key field says).
+ * CP_ENOTFOUND if there is none. */
+CP_API int cp_store_delete(cp_store *store, const char *key);
+
+/* Memory figures for cp_store_stats-like reports. */
+CP_API size_t cp_store_row_bytes(const cp_store *store);     /* bytes of one profile row */
+CP_API size_t cp_store_memory_bytes(const cp_store *store);  /* everything the store holds */
+
+/* ------------------------------------------------------------------------
+ * Views: read access to one profile.  A view is reused across lookups;
+ * it stays valid until the next lookup into it or until the store changes.
+ * ------------------------------------------------------------------------ */
+
+/* Free with cp_view_free(). */
+CP_API int cp_view_new(cp_view **out, const cp_store *store);
+CP_API void cp_view_free(cp_view *view);
+/* Point the view at the profile with this key (normalized).  CP_ENOTFOUND
+ * if there is none (the view is then empty). */
+CP_API int cp_store_get(const cp_store *store, const char *key, cp_view *view);
+
+/*
+ * Typed getters.  A null cell, a month out of range or a getter of the wrong
+ * type give 0 (or NULL, or 0 items); use cp_view_is_null() to tell null from
+ * zero.  Returned strings are owned by the store.
+ */
+CP_API int cp_view_is_null(const cp_view *v, int field, int month);
+CP_API const char *cp_view_key(const cp_view *v);
+CP_API int cp_view_bool(const cp_view *v, int field, int month);
+CP_API int64_t cp_view_int(const cp_view *v, int field, int month);
+CP_API double cp_view_float(const cp_view *v, int field, int month);
+CP_API int64_t cp_view_money(const cp_view *v, int field, int month);   /* fen */
+CP_API cp_date cp_view_date(const cp_view *v, int field, int month);
+CP_API const char *cp_view_string(const cp_view *v, int field, int month); /* string, enum */
+CP_API int cp_view_item_count(const cp_view *v, int field, int month);     /* set, list */
+CP_API const char *cp_view_item(const cp_view *v, int field, int month, int i);
+/*
+ * Any cell in its CSV text form ("" for null), written into buf (always
+ * NUL-terminated when size > 0).  Returns the length the full text needs,
+ * as snprintf does, or a negative CP_E* code.
+ */
+CP_API int cp_view_text(const cp_view *v, int field, int month, char *buf, size_t size);
+
+/* Iteration in store order.  Iterator form: */
+typedef struct cp_iter cp_iter;
+CP_API int cp_iter_new(cp_iter **out, const cp_store *store);
+CP_API void cp_iter_free(cp_iter *it);
+/* Point view at the next profile: CP_OK, or CP_DONE when there is none. */
+CP_API int cp_iter_next(cp_iter *it, cp_view *view);
+/* Callback form: fn is called for every profile; a non-zero return stops the
+ * iteration and is returned by cp_store_foreach. */
+typedef int (*cp_foreach_fn)(const cp_view *view, void *userdata);
+CP_API int cp_store_foreach(const cp_store *store, cp_foreach_fn fn, void *userdata);
+
+/* ------------------------------------------------------------------------
+ * CSV / PSV ingest (custprof-schema(5), "Input files").
+ * ------------------------------------------------------------------------ */
+typedef struct cp_load_opts cp_load_opts;
+typedef struct cp_load_report cp_load_report;
+
+/* Progress: called now and then with bytes done and total (0 if unknown).
+ * A non-zero return cancels the load (CP_ECANCELED). */
+typedef int (*cp_progress_fn)(uint64_t done, uint64_t total, void *userdata);
+
+/* Defaults: delimiter detected, no rejects file, no progress.  Free with
+ * cp_load_opts_free(). */
+CP_API int cp_load_opts_new(cp_load_opts **out);
+CP_API void cp_load_opts_free(cp_load_opts *opts);
+/* ',', '|', '\t', or 0 to detect from the header row. */
+CP_API int cp_load_opts_set_delimiter(cp_load_opts *opts, int delimiter);
+/* Write every rejected row as "line,column,reason" to this file (copied). */
+CP_API int cp_load_opts_set_rejects_path(cp_load_opts *opts, const char *path);
+CP_API int cp_load_opts_set_progress(cp_load_opts *opts, cp_progress_fn fn, void *userdata);
+
+/* A report of one or more loads (counts accumulate).  Free with
+ * cp_load_report_free(). */
+CP_API int cp_load_report_new(cp_load_report **out);
+CP_API void cp_load_report_free(cp_load_report *report);
+CP_API uint64_t cp_load_report_rows(const cp_load_report *r);      /* data rows read */
+CP_API uint64_t cp_load_report_loaded(const cp_load_report *r);    /* rows stored */
+CP_API uint64_t cp_load_report_rejected(const cp_load_report *r);
+CP_API uint64_t cp_load_report_duplicates(const cp_load_report *r); /* rows that replaced an earlier row */
+CP_API uint64_t cp_load_report_bytes(const cp_load_report *r);
+/* The first rejects kept in memory (all of them go to the rejects file). */
+CP_API size_t cp_load_report_reject_count(const cp_load_report *r);
+CP_API uint64_t cp_load_report_reject_line(const cp_load_report *r, size_t i);
+CP_API const char *cp_load_report_reject_column(const cp_load_report *r, size_t i);
+CP_API const char *cp_load_report_reject_reason(const cp_load_report *r, size_t i);
+/* Line numbers of the first duplicate keys kept in memory. */
+CP_API size_t cp_load_report_duplicate_count(const cp_load_report *r);
+CP_API uint64_t cp_load_report_duplicate_line(const cp_load_report *r, size_t i);
+/* Columns the schema does not know (ignored), each named once. */
+CP_API size_t cp_load_report_unknown_column_count(const cp_load_report *r);
+CP_API const char *cp_load_report_unknown_column(const cp_load_report *r, size_t i);
+
+/*
+ * Load a CSV/PSV/TSV file into the store.  Rows that do not fit the schema
+ * are rejected (and reported); the others are stored.  Returns CP_OK when
+ * the file was read to the end, even if rows were rejected; a missing key
+ * column, an unreadable file or a malformed header fail with the file's
+ * name and line in cp_errmsg(store).  opts and report may be NULL.
+ */
+CP_API int cp_store_load_csv(cp_store *store, const char *path,
+                             const cp_load_opts *opts, cp_load_report *report);
+/* The same from a buffer; name labels messages (may be NULL). */
+CP_API int cp_store_load_csv_memory(cp_store *store, const char *data, size_t len,
+                                    const char *name, const cp_load_opts *opts,
+                                    cp_load_report *report);
+
+/* ------------------------------------------------------------------------
+ * Snapshots (.cps, custprof-snapshot(5)).
+ * ------------------------------------------------------------------------ */
+
+/* Flags for cp_store_save. */
+#define CP_SAVE_COMPRESS 0x1 /* zlib-compressed transfer form */
+
+/*
+ * Write the store to path atomically: a temporary file beside it, fsync,
+ * rename.  A crash leaves the old file or the new one, never a torn one.
+ */
+CP_API int cp_store_save(cp_store *store, const char *path, int flags);
+/*
+ * Open a snapshot.  The header, the structure and the embedded schema are
+ * checked; truncation or damage fails with CP_ECORRUPT and a message naming
+ * the offset, added to diag.  Free with cp_store_free().
+ */
+CP_API int cp_store_open(cp_store **out, const char *path, cp_diag *diag);
+/* Check every checksum of a snapshot file.  CP_OK, or CP_ECORRUPT with each
+ * problem (section and offset) added to diag. */
+CP_API int cp_snapshot_verify(const char *path, cp_diag *diag);
+
+/* ------------------------------------------------------------------------
+ * Rules: see the next section (added by the rules module).
+ * ------------------------------------------------------------------------ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CUSTPROF_H */

@@ -1,0 +1,2 @@
+/* profile.c — to be written. */
+#include "internal.h"

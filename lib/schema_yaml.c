@@ -1,0 +1,2 @@
+/* schema_yaml.c — to be written. */
+#include "internal.h"

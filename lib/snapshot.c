@@ -1,0 +1,2 @@
+/* snapshot.c — to be written. */
+#include "internal.h"

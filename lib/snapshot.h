@@ -1,0 +1,4 @@
+#ifndef CP_SNAPSHOT_H
+#define CP_SNAPSHOT_H
+#include "store.h"
+#endif

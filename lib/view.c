@@ -1,0 +1,2 @@
+/* view.c — to be written. */
+#include "internal.h"
