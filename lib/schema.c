@@ -364,3 +364,15 @@ const char *cp_schema_field_value_label(const cp_schema *s, int i, int v)
 	const cp_field *f = field_at(s, i);
 	return f && v >= 0 && v < f->nvalues ? f->value_labels[v] : NULL;
 }
+
+int cp_schema_field_is_personal(const cp_schema *s, int i)
+{
+	const cp_field *f = field_at(s, i);
+	return f ? f->personal : 0;
+}
+
+const char *cp_schema_field_description(const cp_schema *s, int i)
+{
+	const cp_field *f = field_at(s, i);
+	return f ? (f->description ? f->description : "") : NULL;
+}

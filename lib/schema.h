@@ -45,6 +45,7 @@ typedef struct cp_field {
 	int nvalues;
 	int max_items;       /* list: maximum items (0 = no limit) */
 	int normalize;       /* enum cp_normalize */
+	bool personal;       /* personal data: never in messages or logs */
 	unsigned line, col;  /* where the field is defined in the YAML, 0 if built */
 
 	/* layout (set by cp__schema_finish) */

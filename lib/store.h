@@ -1,4 +1,147 @@
+/*
+ * store.h — the store's in-memory form: fixed-width rows (layout in
+ * schema.h), interned strings, interned item lists, and a hash index on the
+ * key.  Shared by store.c, profile.c, view.c, csv.c, snapshot.c and the
+ * rule evaluator.
+ *
+ * Every array here is a plain (pointer, length) pair of fixed-width
+ * little-endian-native records, so a snapshot can hold them as they are and
+ * a later open can point at a read-only mapping instead of copying
+ * (`mapped`: then nothing may be written in place).
+ */
 #ifndef CP_STORE_H
 #define CP_STORE_H
+
+#include <string.h>
+
 #include "schema.h"
-#endif
+
+#define CP_NO_ID UINT32_MAX
+
+/*
+ * String pool: interned NUL-terminated UTF-8 strings.  A string's id is its
+ * byte offset in `bytes`; id 0 is the empty string (bytes[0] == '\0').
+ * hash: open addressing, slot = id + 1 (0 = empty), size mask + 1 (a power
+ * of two), load <= 1/2.
+ */
+typedef struct cp_strpool {
+	char *bytes;
+	size_t len, cap;
+	uint32_t *hash;
+	uint32_t mask;
+	uint32_t count; /* distinct strings, "" included */
+} cp_strpool;
+
+int cp__strpool_init(cp_strpool *p);
+void cp__strpool_free(cp_strpool *p);
+/* Intern s[0..len) (no NUL inside) and give its id; CP_ENOMEM or CP_ELIMIT
+ * (pool over 4 GiB). */
+int cp__strpool_intern(cp_strpool *p, const char *s, size_t len, uint32_t *id);
+/* Id of s[0..len) if interned, else CP_NO_ID. */
+uint32_t cp__strpool_find(const cp_strpool *p, const char *s, size_t len);
+static inline const char *cp__strpool_get(const cp_strpool *p, uint32_t id)
+{
+	return p->bytes + id;
+}
+
+/*
+ * Item-list pool: interned sequences of string ids, for set and list cells.
+ * A list's id is its index in `items`: items[id] is the count n, followed by
+ * n string ids.  Sets are kept sorted by their strings' bytes (canonical, so
+ * equal sets intern to the same id); lists keep their order.  Id 0 is the
+ * empty list (items[0] == 0).
+ */
+typedef struct cp_listpool {
+	uint32_t *items;
+	size_t len, cap;
+	uint32_t *hash; /* slot = id + 1, as in cp_strpool */
+	uint32_t mask;
+	uint32_t count;
+} cp_listpool;
+
+int cp__listpool_init(cp_listpool *p);
+void cp__listpool_free(cp_listpool *p);
+int cp__listpool_intern(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id);
+static inline uint32_t cp__listpool_count(const cp_listpool *p, uint32_t id)
+{
+	return p->items[id];
+}
+static inline const uint32_t *cp__listpool_ids(const cp_listpool *p, uint32_t id)
+{
+	return p->items + id + 1;
+}
+
+/* Row header flags (the first 4 bytes of a row). */
+#define CP_ROW_LIVE 0x1u /* a profile; clear = deleted slot */
+
+/*
+ * Key index: open addressing on the hash of the key's bytes; a slot holds
+ * the row number + 1 (0 = empty).  Deletion uses backward-shift, so there
+ * are no tombstones.
+ */
+typedef struct cp_index {
+	uint32_t *slots;
+	uint32_t mask;
+	uint32_t used;
+} cp_index;
+
+struct cp_store {
+	cp_obj obj;
+	const cp_schema *schema; /* own reference */
+	int as_of;               /* yyyymm, 0 = unset */
+
+	uint8_t *rows;           /* nrows * schema->row_size bytes */
+	size_t nrows;            /* slots in use, deleted ones included */
+	size_t cap_rows;
+	size_t live;             /* profiles (rows with CP_ROW_LIVE) */
+	uint32_t *free_rows;     /* deleted slots to reuse */
+	size_t nfree, cap_free;
+
+	cp_strpool strings;
+	cp_listpool lists;
+	cp_index index;
+
+	bool mapped;             /* arrays point into a read-only mapping */
+	void *map_base;          /* the mapping (snapshot.c), or NULL */
+	size_t map_len;
+};
+
+static inline uint8_t *cp__store_row(const cp_store *s, size_t row)
+{
+	return s->rows + row * s->schema->row_size;
+}
+static inline bool cp__row_live(const uint8_t *row)
+{
+	uint32_t h;
+	memcpy(&h, row, sizeof(h));
+	return h & CP_ROW_LIVE;
+}
+/* The key string of a live row. */
+const char *cp__store_row_key(const cp_store *s, const uint8_t *row);
+/* Row number of the profile with this (already normalized) key, or CP_NO_ID. */
+uint32_t cp__store_find(const cp_store *s, const char *key, size_t len);
+/* Normalize a key as the schema's key field says; CP_OK or CP_ETYPE with why. */
+int cp__store_normalize_key(const cp_schema *schema, const char *key, size_t len,
+                            char *out, size_t outsize, const char **why);
+
+/*
+ * A draft profile: a row in the schema's layout whose string and list ids
+ * refer to the draft's own pools; cp_store_put re-interns them into the
+ * store's pools.
+ */
+struct cp_profile {
+	cp_obj obj;
+	const cp_schema *schema; /* own reference */
+	uint8_t *row;
+	cp_strpool strings;
+	cp_listpool lists;
+};
+
+/* A read view: which store and which row. */
+struct cp_view {
+	cp_obj obj;
+	const cp_store *store;
+	const uint8_t *row; /* NULL = empty view */
+};
+
+#endif /* CP_STORE_H */

@@ -183,6 +183,9 @@ CP_API int cp_schema_field_months(const cp_schema *schema, int field);
 CP_API int cp_schema_field_is_closed(const cp_schema *schema, int field);     /* closed enum */
 CP_API int cp_schema_field_max_items(const cp_schema *schema, int field);     /* list: max; else 0 */
 CP_API const char *cp_schema_field_normalize(const cp_schema *schema, int field); /* "" or "msisdn-cn" */
+/* 1 if the field holds personal data (never written to logs or messages). */
+CP_API int cp_schema_field_is_personal(const cp_schema *schema, int field);
+CP_API const char *cp_schema_field_description(const cp_schema *schema, int field); /* "" if none */
 /* Listed enum values (closed or open) and their labels (value if none). */
 CP_API int cp_schema_field_value_count(const cp_schema *schema, int field);
 CP_API const char *cp_schema_field_value(const cp_schema *schema, int field, int i);
