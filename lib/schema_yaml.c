@@ -618,11 +618,12 @@ static void each_pair(loader *ld, const ynode *map, bool of_fields, pair_fn *fn,
 		if (first) {
 			shown sh;
 			if (of_fields)
-				report(ld, CP_EINVAL, k, "field %s is defined twice (first at line %u)",
-				       show(&sh, k), first->line);
+				report(ld, CP_EINVAL, k,
+				       "field %s is defined twice (first at line %u, column %u)",
+				       show(&sh, k), first->line, first->col);
 			else
-				report(ld, CP_EINVAL, k, "duplicate key %s (first at line %u)",
-				       show(&sh, k), first->line);
+				report(ld, CP_EINVAL, k, "duplicate key %s (first at line %u, column %u)",
+				       show(&sh, k), first->line, first->col);
 			continue;
 		}
 		fn(ld, k, v, ctx);
@@ -709,36 +710,43 @@ static bool push_value(loader *ld, field_def *fd, const ynode *value, const ynod
 	return true;
 }
 
-/* One listed value (and its label node, NULL if none). */
-static void read_value(loader *ld, field_def *fd, nameset *seen, const ynode *value,
+/* One listed value (and its label node, NULL if none); false if it has a
+ * problem (reported). */
+static bool read_value(loader *ld, field_def *fd, nameset *seen, const ynode *value,
                        const ynode *label)
 {
 	what w;
 	shown a, b;
-	snprintf(w.s, sizeof(w.s), "a value of field %s", show(&a, fd->name));
-	if (!get_text(ld, value, value, MAX_TEXT, w.s)) {
-		fd->ok = false;
-		return;
+	if (value->bad)
+		return false;
+	if (value->kind != Y_SCALAR) {
+		report(ld, CP_EINVAL, value, "a value of field %s must be a string, not %s",
+		       show(&a, fd->name), kind_name(value));
+		return false;
 	}
+	if (is_null(value) || value->len == 0) {
+		report(ld, CP_EINVAL, value, "field %s lists an empty value", show(&a, fd->name));
+		return false;
+	}
+	snprintf(w.s, sizeof(w.s), "a value of field %s", show(&a, fd->name));
+	if (!get_text(ld, value, value, MAX_TEXT, w.s))
+		return false;
 	const ynode *first = nameset_add(seen, value);
 	if (first) {
-		report(ld, CP_EINVAL, value, "value %s of field %s is listed twice (first at line %u)",
-		       show(&a, value), show(&b, fd->name), first->line);
-		fd->ok = false;
-		return;
+		report(ld, CP_EINVAL, value,
+		       "value %s of field %s is listed twice (first at line %u, column %u)",
+		       show(&a, value), show(&b, fd->name), first->line, first->col);
+		return false;
 	}
 	if (label && is_null(label) && !label->bad) {
 		label = NULL; /* "value:" with no label: the value is its own label */
 	} else if (label) {
 		snprintf(w.s, sizeof(w.s), "the label of value %s of field %s", show(&a, value),
 		         show(&b, fd->name));
-		if (!get_text(ld, value, label, MAX_TEXT, w.s)) {
-			fd->ok = false;
-			return;
-		}
+		if (!get_text(ld, value, label, MAX_TEXT, w.s))
+			return false;
 	}
-	if (!push_value(ld, fd, value, label))
-		fd->ok = false;
+	return push_value(ld, fd, value, label);
 }
 
 static void read_values(loader *ld, field_def *fd, const ynode *key, const ynode *v)
@@ -764,10 +772,12 @@ static void read_values(loader *ld, field_def *fd, const ynode *key, const ynode
 	}
 	if (v->kind == Y_SEQ) {
 		for (size_t i = 0; i < v->nkids; i++)
-			read_value(ld, fd, &seen, v->kids[i], NULL);
+			if (!read_value(ld, fd, &seen, v->kids[i], NULL))
+				fd->ok = false;
 	} else {
 		for (size_t i = 0; i + 1 < v->nkids; i += 2)
-			read_value(ld, fd, &seen, v->kids[i], v->kids[i + 1]);
+			if (!read_value(ld, fd, &seen, v->kids[i], v->kids[i + 1]))
+				fd->ok = false;
 	}
 	nameset_free(&seen);
 }
@@ -1162,7 +1172,7 @@ static void check_document(loader *ld, const ynode *root)
 			report(ld, CP_EINVAL, root, "missing '%s' (%s)", required[i][0], required[i][1]);
 	if (t.fields)
 		read_fields(ld, t.fields_key, t.fields);
-	if (t.key && t.fields && t.fields->kind == Y_MAP)
+	if (t.key && t.fields && t.fields->kind == Y_MAP && node_size(t.fields) > 0)
 		check_key(ld, &t);
 	check_columns(ld);
 }
