@@ -876,8 +876,8 @@ static int reject_row(csv_load *L, size_t col)
 	return CP_OK;
 }
 
-/* Quote a cell's value in a reason: at most REASON_VALUE_MAX bytes, cut
- * at a character boundary. */
+/* Quote a cell's value at the start of a reason: at most REASON_VALUE_MAX
+ * bytes, cut at a character boundary. */
 static void append_value(cp_buf *b, const char *s, size_t len)
 {
 	size_t n = len;
@@ -886,22 +886,26 @@ static void append_value(cp_buf *b, const char *s, size_t len)
 		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
 			n--;
 	}
-	cp__buf_puts(b, ": '");
+	cp__buf_putc(b, '\'');
 	cp__buf_append(b, s, n);
-	cp__buf_puts(b, n < len ? "...'" : "'");
+	cp__buf_puts(b, n < len ? "...': " : "': ");
 }
 
-/* Reject the row for a value that does not fit its column. */
+/* Reject the row for a value that does not fit its column:
+ * "'12.345': money has more than 2 decimals (yuan.fen)".  The value of a
+ * personal field is never shown. */
 static int reject_value(csv_load *L, size_t col, const char *why)
 {
 	const cp_field *f = L->hdr.cols[col].field;
 	const cp_csv_cell *cell = &L->rd.cells[col];
 	cp__buf_reset(&L->reason);
-	cp__buf_puts(&L->reason, why);
-	if (f && f->personal)
+	if (f->personal) {
+		cp__buf_puts(&L->reason, why);
 		cp__buf_puts(&L->reason, " (value not shown: personal data)");
-	else
+	} else {
 		append_value(&L->reason, cell->p, cell->len);
+		cp__buf_puts(&L->reason, why);
+	}
 	return reject_row(L, col);
 }
 
