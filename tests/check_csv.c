@@ -203,6 +203,41 @@ START_TEST(test_reader_counts_cells_beyond_the_maximum)
 }
 END_TEST
 
+/* The word-at-a-time split against a byte-by-byte one, on lines with the
+ * delimiter at every offset, next to high and low bytes. */
+START_TEST(test_reader_split_matches_naive)
+{
+	static const char fill[] = {'a', '\x80', '\xff', '\x01', '\x2b', '\x2d', '|'};
+	uint32_t seed = 12345;
+	for (int round = 0; round < 3000; round++) {
+		char line[40];
+		size_t len = (size_t)(round % 37) + 1;
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			line[i] = (seed >> 16) % 3 == 0 ? ',' : fill[(seed >> 20) % sizeof(fill)];
+		}
+		line[len] = '\n';
+		cp_csv_reader r;
+		cp__csv_reader_init(&r, "t.csv", NULL, NULL);
+		r.delim = ',';
+		cp__csv_reader_set_memory(&r, line, len + 1);
+		ck_assert_int_eq(cp__csv_next_record(&r, 64), CP_OK);
+		size_t n = 0, start = 0;
+		for (size_t i = 0; i <= len; i++) {
+			if (i == len || line[i] == ',') {
+				ck_assert_uint_lt(n, r.ncells);
+				ck_assert_uint_eq((size_t)(r.cells[n].p - r.cells[0].p), start);
+				ck_assert_uint_eq(r.cells[n].len, i - start);
+				n++;
+				start = i + 1;
+			}
+		}
+		ck_assert_uint_eq(r.ncells, n);
+		cp__csv_reader_fini(&r);
+	}
+}
+END_TEST
+
 /* Read with a record limit: CP_ELIMIT naming the line. */
 static int read_limited(const char *data, size_t max_record, size_t chunk, char *msg,
                         size_t msgsize, int *records)
@@ -1300,6 +1335,7 @@ int main(void)
 	tcase_add_test(tc, test_reader_detects_delimiter);
 	tcase_add_test(tc, test_reader_counts_cells_beyond_the_maximum);
 	tcase_add_test(tc, test_reader_record_limit);
+	tcase_add_test(tc, test_reader_split_matches_naive);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("header");
 	tcase_add_test(tc, test_column_field_names);
