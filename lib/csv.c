@@ -365,7 +365,12 @@ static int read_more(cp_csv_reader *r)
 		r->pos = 0;
 	}
 	if (r->len == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : r->chunk;
+		/* the first buffer: a chunk, or less for a small input */
+		size_t cap = r->chunk;
+		if (r->cap)
+			cap = r->cap * 2;
+		else if (r->total && r->total < cap)
+			cap = (size_t)r->total + 1;
 		char *p = cp__realloc(r->buf, cap);
 		if (!p)
 			return cp__fail(r->err, CP_ENOMEM, "%s: out of memory", r->name);
