@@ -417,7 +417,7 @@ static int fail_value(cp_profile *p, const cp_field *f, int month, const char *s
 		snprintf(where, sizeof(where), "month %d", month);
 	else
 		where[0] = '\0';
-	if (f->personal || !s || memchr(s, '\0', len) || !cp__utf8_valid(s, len))
+	if (f->personal || !s || len == 0 || memchr(s, '\0', len) || !cp__utf8_valid(s, len))
 		return cp__fail(&p->obj, rc, "field '%s'%s%s: %s", f->name, *where ? " " : "", where,
 		                why);
 	size_t shown = len;

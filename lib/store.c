@@ -387,10 +387,12 @@ int cp__store_lookup(const cp_store *s, const char *key, size_t len, char *buf,
 	if (kf->normalize != CP_NORM_NONE) {
 		const char *why;
 		int rc = cp__store_normalize_key(s->schema, key, len, buf, CP_KEY_BUF, &why);
+		/* A key that cannot be normalized cannot be stored either. */
 		if (rc != CP_OK) {
 			if (kf->personal || !cp__utf8_valid(key, len))
-				return cp__fail(err, rc, "bad key for field '%s': %s", kf->name, why);
-			return cp__fail(err, rc, "bad key '%s' for field '%s': %s", key, kf->name, why);
+				return cp__fail(err, CP_ENOTFOUND, "no profile with that key: %s", why);
+			return cp__fail(err, CP_ENOTFOUND, "no profile with key '%.*s': %s", (int)len,
+			                key, why);
 		}
 		*nk = buf;
 		*nlen = strlen(buf);
@@ -400,7 +402,7 @@ int cp__store_lookup(const cp_store *s, const char *key, size_t len, char *buf,
 		return CP_OK;
 	if (kf->personal || !cp__utf8_valid(*nk, *nlen))
 		return cp__fail(err, CP_ENOTFOUND, "no profile with that key");
-	return cp__fail(err, CP_ENOTFOUND, "no profile with key '%s'", *nk);
+	return cp__fail(err, CP_ENOTFOUND, "no profile with key '%.*s'", (int)*nlen, *nk);
 }
 
 /* ---- the store ---- */

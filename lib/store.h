@@ -136,9 +136,9 @@ int cp__store_normalize_key(const cp_schema *schema, const char *key, size_t len
 /*
  * Find the profile of a key as a caller gives it: normalized (into buf, of
  * CP_KEY_BUF bytes) when the key field says so.  *nk, *nlen get the key
- * looked up, *row its row.  CP_OK, or CP_ETYPE (bad key) / CP_ENOTFOUND
- * with a message on err (which may be NULL); the key is named unless the
- * key field is personal.
+ * looked up, *row its row.  CP_OK, or CP_ENOTFOUND (also for a key that
+ * cannot be normalized) with a message on err (which may be NULL); the key
+ * is named unless the key field is personal.
  */
 int cp__store_lookup(const cp_store *s, const char *key, size_t len, char *buf,
                      const char **nk, size_t *nlen, uint32_t *row, cp_obj *err);
