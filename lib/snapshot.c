@@ -931,8 +931,9 @@ static void check_lengths(cps_reader *r)
 		check_hash_length(r, CPS_SEC_LIST_HASH);
 	if (!halt(r))
 		check_hash_length(r, CPS_SEC_INDEX);
+	/* the range cp_store_set_as_of accepts */
 	if (!halt(r) && r->as_of != 0 &&
-	    (r->as_of < 100001 || r->as_of > 999912 || r->as_of % 100 < 1 || r->as_of % 100 > 12))
+	    (r->as_of < 190001 || r->as_of > 999912 || r->as_of % 100 < 1 || r->as_of % 100 > 12))
 		problem(r, CP_ECORRUPT, "header at offset %u: as-of month %d is not yyyymm",
 		        CPS_H_AS_OF, (int)r->as_of);
 }
