@@ -1090,6 +1090,7 @@ int main(void)
 	Suite *s = suite_create("snapshot");
 	TCase *tc = tcase_create("round trip");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_round_trip_every_type);
 	tcase_add_test(tc, test_round_trip_compressed);
 	tcase_add_test(tc, test_round_trip_empty_store);
@@ -1116,6 +1117,7 @@ int main(void)
 
 	tc = tcase_create("save");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120); /* many fsyncs */
 	tcase_add_test(tc, test_save_arguments);
 	tcase_add_test(tc, test_save_failure_keeps_old_file);
 	tcase_add_test(tc, test_save_is_atomic);
