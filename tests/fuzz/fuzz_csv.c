@@ -7,9 +7,9 @@
  * For each load:
  *   - a failed load says why; the report's counts add up, and the store
  *     holds loaded - duplicates profiles, every one readable (fz_walk_store);
+ * and for the detected delimiter:
  *   - read in tiny chunks (a test knob: cp__load_opts_set_limits), the same
  *     input gives the same store and the same report;
- * and for the detected delimiter:
  *   - the rejects file has one row per rejected row;
  *   - the store written back as CSV (its text form) loads into a new store
  *     without a reject and with the same contents;
@@ -146,7 +146,7 @@ static outcome load(const cp_schema *sc, const char *data, size_t size, int deli
 		FZ_CHECK(o.bytes == size);
 	o.count = cp_store_count(store);
 	FZ_CHECK(o.count == o.loaded - o.duplicates);
-	o.digest = fz_walk_store(store);
+	o.digest = fz_walk_store(store, 0);
 	o.report_digest = report_digest(rep);
 
 	cp_load_report_free(rep);
@@ -230,7 +230,7 @@ static void cancelled(const cp_schema *sc, const char *data, size_t size)
 		FZ_CHECK(rc == CP_ECANCELED);
 	else
 		FZ_CHECK(rc != CP_ECANCELED);
-	fz_walk_store(store);
+	fz_walk_store(store, 0);
 	cp_load_opts_free(opts);
 	cp_store_free(store);
 }
@@ -253,9 +253,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				remove(rejects);
 			outcome o = load(schemas[s], text, size, delims[d], 0, d == 0 ? rejects : NULL,
 			                 &store);
-			outcome tiny = load(schemas[s], text, size, delims[d], chunk, NULL, NULL);
-			same(&o, &tiny);
 			if (d == 0) {
+				/* the chunk boundaries do not depend on the delimiter */
+				outcome tiny = load(schemas[s], text, size, 0, chunk, NULL, NULL);
+				same(&o, &tiny);
 				check_rejects_file(rejects, &o);
 				if (o.rc == CP_OK)
 					round_trip(schemas[s], store, &o);

@@ -83,7 +83,7 @@ static void use(const cp_schema *sc)
 	int replaced = -1;
 	FZ_CHECK(cp_store_put(store, p, &replaced) == CP_OK && replaced == 0);
 	FZ_CHECK(cp_store_count(store) == 1);
-	fz_walk_store(store);
+	fz_walk_store(store, 0);
 	cp_view *v = NULL;
 	FZ_CHECK(cp_view_new(&v, store) == CP_OK);
 	FZ_CHECK(cp_store_get(store, "13800000000", v) == CP_OK);
