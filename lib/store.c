@@ -57,10 +57,12 @@ void cp__strpool_free(cp_strpool *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* s[0..len) has no NUL: strncmp stops at the end of a shorter pool string,
+ * where memcmp would read len bytes past it (and past the pool's end). */
 static bool str_equal(const cp_strpool *p, uint32_t id, const char *s, size_t len)
 {
 	const char *t = p->bytes + id;
-	return memcmp(t, s, len) == 0 && t[len] == '\0';
+	return strncmp(t, s, len) == 0 && t[len] == '\0';
 }
 
 uint32_t cp__strpool_find(const cp_strpool *p, const char *s, size_t len)
