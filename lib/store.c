@@ -556,7 +556,9 @@ static int rows_reserve(cp_store *s)
 	/* Row numbers + 1 are index slots: uint32_t. */
 	if (s->nrows >= (size_t)UINT32_MAX - 2)
 		return CP_ELIMIT;
-	size_t cap = s->cap_rows ? s->cap_rows + s->cap_rows / 2 : 64;
+	/* at least 64: a store opened from a snapshot of one row has cap_rows 1,
+	 * which one and a half times would leave at 1 */
+	size_t cap = s->cap_rows < 64 ? 64 : s->cap_rows + s->cap_rows / 2;
 	if (cap > (size_t)UINT32_MAX - 1)
 		cap = (size_t)UINT32_MAX - 1;
 	uint8_t *r = cp__reallocarray(s->rows, cap, s->schema->row_size);
