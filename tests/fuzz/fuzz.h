@@ -37,9 +37,10 @@ uint64_t fz_hash(uint64_t h, const void *data, size_t len);
  * foreach, lookup by key, every typed getter, the text form into buffers
  * of every interesting size) and check that they agree.  Returns a digest
  * of the contents that does not depend on the order of the profiles.
- * FZ_LOOKUP_MAY_FAIL: a lookup of a profile's key may find nothing (a
- * snapshot whose index was forged with valid CRCs: open checks that every
- * slot is safe to follow, only verify checks that each key is found).
+ * FZ_LOOKUP_MAY_FAIL: a lookup of a profile's key may find nothing, and a
+ * key may be empty (a snapshot whose rows or index were forged with valid
+ * CRCs: open checks that every id and slot is safe to follow, only verify
+ * checks that each key is found).
  */
 #define FZ_LOOKUP_MAY_FAIL 0x1
 uint64_t fz_walk_store(const cp_store *store, int flags);

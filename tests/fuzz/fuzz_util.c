@@ -171,7 +171,7 @@ uint64_t fz_walk_store(const cp_store *store, int flags)
 	while ((rc = cp_iter_next(it, v)) == CP_OK) {
 		n++;
 		const char *key = cp_view_key(v);
-		FZ_CHECK(key != NULL && key[0] != '\0');
+		FZ_CHECK(key != NULL && (key[0] != '\0' || (flags & FZ_LOOKUP_MAY_FAIL)));
 		/* the index finds the profile under its key */
 		int found = cp_store_get(store, key, w);
 		if (found == CP_OK)
