@@ -62,11 +62,9 @@ headers=$(ls "$top_srcdir"/lib/*.h "$top_srcdir"/include/custprof/*.h \
 compile() {
 	o=$obj/$(basename "$1" .c).o
 	objs="$objs $o"
-	if [ -f "$o" ] && [ "$o" -nt "$1" ] && [ "$o" -nt "$0" ]; then
-		for h in $headers; do
-			[ "$h" -nt "$o" ] && break
-		done
-		[ "$h" -nt "$o" ] || return 0
+	# shellcheck disable=SC2086
+	if [ -f "$o" ] && [ -z "$(find "$1" "$0" $headers -newer "$o" 2>/dev/null)" ]; then
+		return 0
 	fi
 	# shellcheck disable=SC2086
 	"$FUZZ_CC" $cflags -fsanitize=fuzzer-no-link $cppflags -c "$1" -o "$o"
