@@ -53,9 +53,10 @@ if [ ! -f "$top_builddir/lib/builtin_data.c" ]; then
 	exit 1
 fi
 
-# Compile src into $obj/NAME.o for linking with -fsanitize=fuzzer (coverage
-# instrumentation without libFuzzer's main), unless the object is newer than
-# the source and every header.
+# Compile $1 into $obj/NAME.o with the flags $2 (coverage for the library:
+# -fsanitize=fuzzer-no-link; none for the harness helpers, whose coverage
+# would only make noise), unless the object is newer than the source, this
+# script and every header.
 headers=$(ls "$top_srcdir"/lib/*.h "$top_srcdir"/include/custprof/*.h \
 	"$top_builddir"/include/custprof/version.h "$top_builddir"/config.h \
 	"$top_srcdir"/tests/fuzz/fuzz.h 2>/dev/null)
@@ -67,7 +68,7 @@ compile() {
 		return 0
 	fi
 	# shellcheck disable=SC2086
-	"$FUZZ_CC" $cflags -fsanitize=fuzzer-no-link $cppflags -c "$1" -o "$o"
+	"$FUZZ_CC" $cflags $2 $cppflags -c "$1" -o "$o"
 }
 
 mkdir -p "$obj" "$out/work" "$out/artifacts"
@@ -75,10 +76,10 @@ echo "fuzz: building the library with $FUZZ_CC"
 objs=
 for src in "$top_srcdir"/lib/*.c; do
 	# builtin_data.c is generated: the build tree's below
-	[ "$(basename "$src")" = builtin_data.c ] || compile "$src"
+	[ "$(basename "$src")" = builtin_data.c ] || compile "$src" -fsanitize=fuzzer-no-link
 done
-compile "$top_builddir/lib/builtin_data.c"
-compile "$top_srcdir/tests/fuzz/fuzz_util.c"
+compile "$top_builddir/lib/builtin_data.c" -fsanitize=fuzzer-no-link
+compile "$top_srcdir/tests/fuzz/fuzz_util.c" ""
 lib_objs=$objs
 
 for name in $names; do
