@@ -98,6 +98,8 @@ int cli_open_store(const char *path, cp_store **out);
 
 /* ---- output ---- */
 
+/* Size of a file in bytes, 0 if it cannot be read. */
+uint64_t cli_file_size(const char *path);
 /* Human-readable size: "812 B", "12.3 KiB", "1.4 GiB". */
 const char *cli_format_bytes(uint64_t bytes, char *buf, size_t size);
 /* yyyymm -> "YYYY-MM" ("unset" for 0). */

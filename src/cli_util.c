@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -289,6 +290,12 @@ int cli_open_store(const char *path, cp_store **out)
 }
 
 /* ---- output ---- */
+
+uint64_t cli_file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
 
 const char *cli_format_bytes(uint64_t bytes, char *buf, size_t size)
 {

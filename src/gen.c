@@ -212,41 +212,52 @@ static inline void out_char(outbuf *o, char c)
 	o->len++;
 }
 
-/* Decimal digits of v (v >= 0) right-aligned before end; returns the start. */
-static inline char *udigits(char *end, uint64_t v)
+/* Write the decimal digits of v at p; returns their count. */
+static inline size_t put_digits(char *p, uint64_t v)
 {
-	do {
-		*--end = (char)('0' + v % 10);
+	size_t n = 1;
+	for (uint64_t t = v; t >= 10; t /= 10)
+		n++;
+	for (size_t i = n; i > 0; i--) {
+		p[i - 1] = (char)('0' + v % 10);
 		v /= 10;
-	} while (v);
-	return end;
+	}
+	return n;
 }
 
 static void out_int(outbuf *o, int64_t v)
 {
-	char tmp[24], *end = tmp + sizeof(tmp), *p;
-	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	p = udigits(end, u);
+	char *p = out_room(o, 24);
+	size_t n = 0;
 	if (v < 0)
-		*--p = '-';
-	out_bytes(o, p, (size_t)(end - p));
+		p[n++] = '-';
+	n += put_digits(p + n, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+	o->len += n;
 }
 
-/* v / 10^scale with exactly scale decimals. */
+static const uint64_t pow10[] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+};
+
+/* v / 10^scale with exactly scale decimals (scale <= 9). */
 static void out_fixed(outbuf *o, int64_t v, int scale)
 {
-	char tmp[32], *end = tmp + sizeof(tmp), *p = end;
+	char *p = out_room(o, 32);
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	for (int i = 0; i < scale; i++) {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	}
-	if (scale > 0)
-		*--p = '.';
-	p = udigits(p, u);
+	uint64_t frac = u % pow10[scale];
+	size_t n = 0;
 	if (v < 0)
-		*--p = '-';
-	out_bytes(o, p, (size_t)(end - p));
+		p[n++] = '-';
+	n += put_digits(p + n, u / pow10[scale]);
+	if (scale > 0) {
+		p[n++] = '.';
+		for (int i = scale; i > 0; i--) {
+			p[n + (size_t)i - 1] = (char)('0' + frac % 10);
+			frac /= 10;
+		}
+		n += (size_t)scale;
+	}
+	o->len += n;
 }
 
 static void out_date(outbuf *o, cp_date d)
@@ -361,7 +372,7 @@ typedef struct gen {
 	const cp_schema *schema;
 	int nfields;
 	int months;              /* cp_schema_months */
-	int *col;                /* field -> its first cell */
+	int *col;                /* field -> its first cell; col[nfields] = ncells */
 	int ncells;
 	cell *cells;
 	unsigned char *modelled; /* field -> written by the subscriber model */
@@ -452,7 +463,7 @@ static cp_date day_in_month(const gen *g, rng *r, int ago)
 static cell *model_cell(gen *g, int f, int m)
 {
 	int sf = g->idx[f];
-	if (sf < 0 || m >= cp_schema_field_months(g->schema, sf))
+	if (sf < 0 || m >= g->col[sf + 1] - g->col[sf])
 		return NULL;
 	return &g->cells[g->col[sf] + m];
 }
@@ -491,7 +502,7 @@ static void put_float(gen *g, int f, int m, double v, int decimals)
 	if (c) {
 		c->kind = C_FIXED;
 		c->scale = (uint8_t)decimals;
-		c->v = (int64_t)llround(v * pow(10, decimals));
+		c->v = (int64_t)llround(v * (double)pow10[decimals]);
 	}
 }
 
@@ -943,7 +954,7 @@ static void model_trajectory(gen *g, rng *r, sub *s)
 	          : 12 + (int)clampd(lognormal(r, 40, 0.7), 0, BACK_MONTHS - 13);
 
 	/* per mille: stable, riser, decliner, sharp drop, silent, churned */
-	static const int tw[] = {655, 100, 90, 35, 30, 50};
+	static const int tw[] = {640, 100, 90, 35, 45, 50};
 	s->trajectory = pick_weight(r, tw, 6);
 	if (s->joined <= 2 && s->trajectory != T_RISER)
 		s->trajectory = T_STABLE; /* too new for a history */
@@ -1483,7 +1494,7 @@ static void model_account(gen *g, rng *r, sub *s)
 	case T_RISER: score = urand(r, 0.02, 0.18); break;
 	case T_DECLINER: score = urand(r, 0.30, 0.72); break;
 	case T_DROP: score = urand(r, 0.62, 0.95); break;
-	case T_SILENT: score = urand(r, 0.40, 0.80); break;
+	case T_SILENT: score = urand(r, 0.20, 0.65); break;
 	case T_CHURNED: score = urand(r, 0.85, 0.99); break;
 	default: score = chance(r, 0.02) ? urand(r, 0.6, 0.75) : urand(r, 0.03, 0.30); break;
 	}
@@ -1590,7 +1601,7 @@ static int gen_init(gen *g, const cp_schema *schema, uint64_t seed, int as_of)
 	g->realistic = strcmp(cp_schema_name(schema), "cmcc-default") == 0 && g->months <= MAXM;
 	g->seed = seed;
 	g->as_of = as_of;
-	g->col = malloc((size_t)g->nfields * sizeof(*g->col));
+	g->col = malloc(((size_t)g->nfields + 1) * sizeof(*g->col));
 	g->modelled = calloc((size_t)g->nfields, 1);
 	if (!g->col || !g->modelled)
 		goto nomem;
@@ -1598,6 +1609,7 @@ static int gen_init(gen *g, const cp_schema *schema, uint64_t seed, int as_of)
 		g->col[f] = g->ncells;
 		g->ncells += cp_schema_field_months(schema, f);
 	}
+	g->col[g->nfields] = g->ncells;
 	g->cells = malloc((size_t)g->ncells * sizeof(*g->cells));
 	g->out.buf = malloc(OUT_BYTES);
 	if (!g->cells || !g->out.buf)
