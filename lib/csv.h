@@ -118,9 +118,4 @@ int cp__csv_header_map(cp_csv_header *h, const cp_schema *schema,
                        uint64_t line, cp_obj *err, cp_load_report *report);
 void cp__csv_header_free(cp_csv_header *h);
 
-/* The store module's fast cell setter (profile.c, declared in store.h
- * there): parses one cell's text into a draft without a message. */
-int cp__profile_set_cell_text(cp_profile *p, const cp_field *f, int month, const char *s,
-                              size_t len, const char **why);
-
 #endif /* CP_CSV_H */
