@@ -24,7 +24,7 @@
 #define SCHEMA_FORMAT_VERSION 1
 #define MAX_SOURCE_BYTES (8u << 20) /* a schema file is a few KiB */
 #define MAX_DEPTH 16                /* a schema needs 4 levels */
-#define MAX_NODES (1u << 20)
+#define MAX_NODES (1u << 18)        /* a 4096-field schema has ~80000 */
 #define MAX_NAME 64                 /* field names */
 #define MAX_TEXT 256                /* schema name, labels, enum values */
 #define MAX_DESCRIPTION 4096
@@ -248,9 +248,8 @@ static const char *suggest(hint *h, const char *name, const char *const *candida
 static void position_of(const char *text, size_t len, size_t offset, unsigned *line,
                         unsigned *col)
 {
-	size_t start = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 	unsigned l = 1, c = 1;
-	for (size_t i = start; i < offset && i < len; i++) {
+	for (size_t i = 0; i < offset && i < len; i++) {
 		if (text[i] == '\n') {
 			l++;
 			c = 1;
@@ -413,8 +412,14 @@ static int parse(loader *ld, const char *text, size_t len, ynode **root)
 		ld->nomem = true;
 		return CP_ENOMEM;
 	}
+	/* With the encoding set (no UTF-16 guessing), libyaml does not skip a
+	 * UTF-8 byte order mark itself. */
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING); /* no UTF-16 guessing */
+	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
 	int rc = CP_OK, docs = 0;
 	bool done = false;
 	while (!done && rc == CP_OK) {
@@ -654,7 +659,7 @@ typedef struct field_def {
 	const ynode *values_key, *open_key, *max_key, *normalize_key;
 	value_def *values;
 	size_t nvalues;
-	bool open;
+	int open;             /* -1 not given (or invalid), 0 or 1 */
 	int max;
 	int normalize;
 } field_def;
@@ -820,8 +825,11 @@ static void read_attribute(loader *ld, const ynode *key, const ynode *v, void *c
 	} else if (strcmp(k, "personal") == 0) {
 		ok = get_bool(ld, key, v, describe(&w, k, fd->name), &fd->personal);
 	} else if (strcmp(k, "open") == 0) {
+		bool open;
 		fd->open_key = key;
-		ok = get_bool(ld, key, v, describe(&w, k, fd->name), &fd->open);
+		ok = get_bool(ld, key, v, describe(&w, k, fd->name), &open);
+		if (ok)
+			fd->open = open;
 	} else if (strcmp(k, "max") == 0) {
 		fd->max_key = key;
 		ok = get_int(ld, key, v, describe(&w, k, fd->name), 1, INT32_MAX, &fd->max);
@@ -887,7 +895,7 @@ static void read_field_def(loader *ld, field_def *fd, const ynode *v)
 	check_applies(ld, fd, fd->open_key, CP_TYPE_ENUM);
 	check_applies(ld, fd, fd->max_key, CP_TYPE_LIST);
 	check_applies(ld, fd, fd->normalize_key, CP_TYPE_STRING);
-	if (fd->type == CP_TYPE_ENUM && fd->open_key && !fd->open && !fd->values_key) {
+	if (fd->type == CP_TYPE_ENUM && fd->open == 0 && !fd->values_key) {
 		report(ld, CP_EINVAL, fd->open_key,
 		       "field %s is a closed enum ('open: false') but lists no 'values'",
 		       show(&sh, fd->name));
@@ -895,10 +903,18 @@ static void read_field_def(loader *ld, field_def *fd, const ynode *v)
 	}
 }
 
+static bool is_keyword(const char *name)
+{
+	for (size_t i = 0; i < COUNT(keywords); i++)
+		if (strcmp(name, keywords[i]) == 0)
+			return true;
+	return false;
+}
+
 static bool valid_field_name(loader *ld, const ynode *k)
 {
 	shown sh;
-	if (is_null(k) || k->len == 0) {
+	if (k->len == 0) {
 		report(ld, CP_EINVAL, k, "a field name is empty");
 		return false;
 	}
@@ -922,20 +938,20 @@ static bool valid_field_name(loader *ld, const ynode *k)
 			lower[i] = (char)(k->text[i] >= 'A' && k->text[i] <= 'Z' ? k->text[i] + 32
 			                                                       : k->text[i]);
 		hint h;
-		if (lower_valid)
+		if (lower_valid && !is_keyword(lower))
 			snprintf(h.s, sizeof(h.s), " (did you mean '%s'?)", lower);
+		else
+			h.s[0] = '\0';
 		report(ld, CP_EINVAL, k,
 		       "field name %s is not valid: use a-z, 0-9 and '_', starting with a letter "
 		       "or '_'%s",
-		       show(&sh, k), lower_valid ? h.s : "");
+		       show(&sh, k), h.s);
 		return false;
 	}
-	for (size_t i = 0; i < COUNT(keywords); i++) {
-		if (strcmp(k->text, keywords[i]) == 0) {
-			report(ld, CP_EINVAL, k,
-			       "field name %s is a keyword of the rule language", show(&sh, k));
-			return false;
-		}
+	if (is_keyword(k->text)) {
+		report(ld, CP_EINVAL, k, "field name %s is a keyword of the rule language",
+		       show(&sh, k));
+		return false;
 	}
 	return true;
 }
@@ -955,7 +971,8 @@ static void add_field(loader *ld, const field_def *fd)
 	field->personal = fd->personal;
 	field->max_items = fd->max;
 	field->normalize = fd->normalize;
-	field->closed = fd->type == CP_TYPE_ENUM && fd->nvalues > 0 && !fd->open;
+	/* default: closed when values are listed, open when none are */
+	field->closed = fd->type == CP_TYPE_ENUM && fd->nvalues > 0 && fd->open != 1;
 	if (fd->description && !(field->description = cp__strdup(fd->description))) {
 		ld->nomem = true;
 		return;
@@ -973,7 +990,7 @@ static void add_field(loader *ld, const field_def *fd)
 static void read_field(loader *ld, const ynode *k, const ynode *v, void *ctx)
 {
 	(void)ctx;
-	field_def fd = {.name = k, .ok = true};
+	field_def fd = {.name = k, .ok = true, .open = -1};
 	if (ld->schema->nfields >= CP_MAX_FIELDS) {
 		if (!ld->over_limit)
 			report(ld, CP_ELIMIT, k, "too many fields (at most %d)", CP_MAX_FIELDS);

@@ -624,8 +624,22 @@ static int read_at(cps_reader *r, int fd, void *buf, size_t n, uint64_t off)
 
 static int truncated_header(cps_reader *r, uint64_t size, uint64_t need)
 {
-	return problem(r, CP_ECORRUPT, "truncated: the file has %llu bytes, the header needs %llu",
-	               (unsigned long long)size, (unsigned long long)need);
+	return problem(r, CP_ECORRUPT, "truncated: the file ends at offset %llu, inside the "
+	               "header (%llu bytes)", (unsigned long long)size, (unsigned long long)need);
+}
+
+/* Which part of an uncompressed image holds offset off (r->sec known). */
+static const char *part_at(const cps_reader *r, uint64_t off)
+{
+	static const char *const parts[CPS_SEC_COUNT + 1] = {
+		"the header", "section schema", "section rows", "section strings",
+		"section string-hash", "section lists", "section list-hash", "section index"
+	};
+	for (int k = CPS_SEC_COUNT; k >= 1; k--)
+		if (off >= r->sec[k].offset)
+			return off < r->sec[k].offset + r->sec[k].length ? parts[k]
+			       : "the padding after a section";
+	return parts[0];
 }
 
 /*
@@ -685,12 +699,16 @@ static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
 	if (r->flags & ~CPS_FLAG_COMPRESSED)
 		return problem(r, CP_EVERSION, "header at offset %u: unknown flags 0x%x",
 		               CPS_H_FLAGS, r->flags & ~CPS_FLAG_COMPRESSED);
-	if (r->stored_size != fsize)
-		return problem(r, CP_ECORRUPT, fsize < r->stored_size
-		               ? "truncated: the file has %llu bytes, the header records %llu"
-		               : "the file has %llu bytes, more than the %llu the header records",
-		               (unsigned long long)fsize, (unsigned long long)r->stored_size);
 	bool compressed = r->flags & CPS_FLAG_COMPRESSED;
+	if (fsize < r->stored_size)
+		return problem(r, CP_ECORRUPT, "truncated: the file ends at offset %llu, inside %s; "
+		               "the header records %llu bytes", (unsigned long long)fsize,
+		               compressed ? "the compressed body" : part_at(r, fsize),
+		               (unsigned long long)r->stored_size);
+	if (fsize > r->stored_size)
+		return problem(r, CP_ECORRUPT, "%llu bytes follow offset %llu, where the header "
+		               "says the file ends", (unsigned long long)(fsize - r->stored_size),
+		               (unsigned long long)r->stored_size);
 	if (!compressed && r->image_size != r->stored_size)
 		return problem(r, CP_ECORRUPT, "header at offset %u: image size %llu differs from "
 		               "the file size %llu of an uncompressed snapshot", CPS_H_IMAGE_SIZE,
@@ -881,11 +899,11 @@ static int length_problem(cps_reader *r, int kind, const char *what)
 	               (unsigned long long)r->sec[kind].length, what);
 }
 
-/* A hash table of u32 slots: none, or a power of two up to 2^32. */
+/* A hash table of u32 slots: a power of two, 1 to 2^32 of them. */
 static void check_hash_length(cps_reader *r, int kind)
 {
 	uint64_t len = r->sec[kind].length, n = len / sizeof(uint32_t);
-	if (len % sizeof(uint32_t) || (n & (n - 1)) || n > (UINT64_C(1) << 32))
+	if (len % sizeof(uint32_t) || n == 0 || (n & (n - 1)) || n > (UINT64_C(1) << 32))
 		length_problem(r, kind, "not a power of two of 4-byte slots");
 }
 
@@ -1028,10 +1046,10 @@ static int check_lists(cps_reader *r)
 	return CP_OK;
 }
 
-/* Every slot empty or id + 1 of an entry, and at least one empty slot: a
- * lookup of a missing value must stop. */
+/* Every slot empty or id + 1 of an entry, one slot per entry, and at least
+ * one empty slot: a lookup of a missing value must stop. */
 static void check_hash(cps_reader *r, int kind, bool (*valid)(const cps_reader *, uint32_t),
-                       const char *what)
+                       const char *what, uint32_t entries)
 {
 	const uint32_t *slots = sec_u32(r, kind);
 	uint64_t n = sec_count32(r, kind), off = r->sec[kind].offset, used = 0;
@@ -1043,7 +1061,10 @@ static void check_hash(cps_reader *r, int kind, bool (*valid)(const cps_reader *
 			content_problem(r, kind, off + i * 4, "slot %llu: id %u is not a %s",
 			                (unsigned long long)i, slots[i] - 1, what);
 	}
-	if (!halt(r) && n && used == n)
+	if (!halt(r) && used != entries)
+		content_problem(r, kind, off, "%llu slots in use for %u entries",
+		                (unsigned long long)used, entries);
+	if (!halt(r) && used == n)
 		content_problem(r, kind, off, "no empty slot among %llu", (unsigned long long)n);
 }
 
@@ -1149,12 +1170,9 @@ static int check_index(cps_reader *r)
 	if (!halt(r) && used != r->profiles)
 		content_problem(r, CPS_SEC_INDEX, off, "%llu rows indexed, the header records %llu "
 		                "profiles", (unsigned long long)used, (unsigned long long)r->profiles);
-	if (!halt(r) && n && used == n)
+	if (!halt(r) && used == n)
 		content_problem(r, CPS_SEC_INDEX, off, "no empty slot among %llu",
 		                (unsigned long long)n);
-	if (!halt(r) && r->profiles && !n)
-		content_problem(r, CPS_SEC_INDEX, off, "no index for %llu profiles",
-		                (unsigned long long)r->profiles);
 	return CP_OK;
 }
 
@@ -1162,9 +1180,10 @@ static void check_contents(cps_reader *r)
 {
 	check_strings(r);
 	if (!halt(r))
-		check_hash(r, CPS_SEC_STRING_HASH, is_string, "string of section strings");
+		check_hash(r, CPS_SEC_STRING_HASH, is_string, "string of section strings",
+		           r->string_count);
 	if (!halt(r) && check_lists(r) == CP_OK && !halt(r))
-		check_hash(r, CPS_SEC_LIST_HASH, is_list, "list of section lists");
+		check_hash(r, CPS_SEC_LIST_HASH, is_list, "list of section lists", r->list_count);
 	if (!halt(r))
 		check_rows(r);
 	if (!halt(r))
@@ -1185,8 +1204,7 @@ static void *copy_section(const cps_reader *r, int kind)
 
 static uint32_t hash_mask(const cps_reader *r, int kind)
 {
-	uint64_t n = sec_count32(r, kind);
-	return n ? (uint32_t)(n - 1) : 0;
+	return (uint32_t)(sec_count32(r, kind) - 1);
 }
 
 /* Copy the checked sections into a new store (a mapping will point instead). */
@@ -1212,27 +1230,19 @@ static int build_store(cps_reader *r, cp_store **out)
 	s->strings.bytes = copy_section(r, CPS_SEC_STRINGS);
 	s->strings.len = s->strings.cap = (size_t)r->sec[CPS_SEC_STRINGS].length;
 	s->strings.count = r->string_count;
-	if (r->sec[CPS_SEC_STRING_HASH].length) {
-		s->strings.hash = copy_section(r, CPS_SEC_STRING_HASH);
-		s->strings.mask = hash_mask(r, CPS_SEC_STRING_HASH);
-	}
+	s->strings.hash = copy_section(r, CPS_SEC_STRING_HASH);
+	s->strings.mask = hash_mask(r, CPS_SEC_STRING_HASH);
 	s->lists.items = copy_section(r, CPS_SEC_LISTS);
 	s->lists.len = s->lists.cap = (size_t)sec_count32(r, CPS_SEC_LISTS);
 	s->lists.count = r->list_count;
-	if (r->sec[CPS_SEC_LIST_HASH].length) {
-		s->lists.hash = copy_section(r, CPS_SEC_LIST_HASH);
-		s->lists.mask = hash_mask(r, CPS_SEC_LIST_HASH);
-	}
-	if (r->sec[CPS_SEC_INDEX].length) {
-		s->index.slots = copy_section(r, CPS_SEC_INDEX);
-		s->index.mask = hash_mask(r, CPS_SEC_INDEX);
-	}
+	s->lists.hash = copy_section(r, CPS_SEC_LIST_HASH);
+	s->lists.mask = hash_mask(r, CPS_SEC_LIST_HASH);
+	s->index.slots = copy_section(r, CPS_SEC_INDEX);
+	s->index.mask = hash_mask(r, CPS_SEC_INDEX);
 	s->index.used = (uint32_t)r->profiles;
 	s->as_of = r->as_of;
-	if (!s->rows || !s->strings.bytes || !s->lists.items ||
-	    (r->sec[CPS_SEC_STRING_HASH].length && !s->strings.hash) ||
-	    (r->sec[CPS_SEC_LIST_HASH].length && !s->lists.hash) ||
-	    (r->sec[CPS_SEC_INDEX].length && !s->index.slots)) {
+	if (!s->rows || !s->strings.bytes || !s->strings.hash || !s->lists.items ||
+	    !s->lists.hash || !s->index.slots) {
 		cp_store_free(s);
 		return problem(r, CP_ENOMEM, "cannot open: out of memory");
 	}
@@ -1240,9 +1250,17 @@ static int build_store(cps_reader *r, cp_store **out)
 	return CP_OK;
 }
 
-/* verify: every profile is found under its key through the index. */
+/* verify: every string is found through the string hash, every profile
+ * under its key through the index. */
 static void check_lookups(cps_reader *r, const cp_store *s)
 {
+	const cp_strpool *p = &s->strings;
+	for (size_t id = 0; id < p->len; id += strlen(p->bytes + id) + 1) {
+		const char *str = p->bytes + id;
+		if (cp__strpool_find(p, str, strlen(str)) != id)
+			content_problem(r, CPS_SEC_STRING_HASH, r->sec[CPS_SEC_STRING_HASH].offset,
+			                "string %zu is not found through the hash", id);
+	}
 	for (size_t i = 0; i < s->nrows; i++) {
 		const char *key = cp__store_row_key(s, cp__store_row(s, i));
 		if (cp__store_find(s, key, strlen(key)) != i)

@@ -184,7 +184,8 @@ void cp__listpool_free(cp_listpool *p)
 
 static bool list_equal(const cp_listpool *p, uint32_t id, const uint32_t *ids, uint32_t n)
 {
-	return p->items[id] == n && memcmp(p->items + id + 1, ids, (size_t)n * sizeof(uint32_t)) == 0;
+	return p->items[id] == n &&
+	       (n == 0 || memcmp(p->items + id + 1, ids, (size_t)n * sizeof(uint32_t)) == 0);
 }
 
 static int listpool_grow_hash(cp_listpool *p)
