@@ -821,19 +821,13 @@ typedef struct sub {
 	int suspended;
 	int gprs_ok, mms_ok;     /* terminal capabilities */
 	double mult[MAXM];       /* spend level of month m, 1 = usual */
-	unsigned char present[MAXM]; /* a subscriber in month m */
+	unsigned char present[MAXM]; /* billed in month m: joined, not closed before */
 	unsigned char active[MAXM];  /* used the network in month m */
 	int64_t nbf[MAXM];       /* new-business fees, fen */
 	int64_t recurring[MAXM]; /* their monthly (recurring) part */
 	int64_t info[MAXM];      /* information fees (SP, newspaper), fen */
 	int crbt_on, gprs_pkg, news_on, fetion_on; /* for addon_plans */
 } sub;
-
-/* Billed in month m: joined, and not closed before it. */
-static int billable(const sub *s, int m)
-{
-	return s->present[m] && (s->closed < 0 || m >= s->closed);
-}
 
 static void put_int_series(gen *g, const sub *s, int f, const int64_t *v)
 {
@@ -870,6 +864,33 @@ static int64_t sum_months(const sub *s, const int64_t *v)
 	for (int m = 0; m < s->mm; m++)
 		t += v[m];
 	return t;
+}
+
+/*
+ * Occasional use reshaped, now and then, into the two patterns of the
+ * service lifecycle that random months seldom give: a newcomer (use in the
+ * last 2 months only) and a comeback (use this month after 3 months
+ * without, and before them).  Returns 1 when the pattern changed.
+ */
+static int reshape_usage(rng *r, const sub *s, int64_t *use)
+{
+	double x = unit(r);
+	if (x < 0.10) {
+		for (int m = 2; m < s->mm; m++)
+			use[m] = 0;
+		if (use[0] == 0 && use[1] == 0)
+			use[irand(r, 0, 1)] = irand(r, 1, 5);
+		return 1;
+	}
+	if (x < 0.18) {
+		use[1] = use[2] = use[3] = 0;
+		if (use[0] == 0)
+			use[0] = irand(r, 1, 5);
+		if (use[4] == 0 && use[5] == 0)
+			use[irand(r, 4, 5)] = irand(r, 1, 5);
+		return 1;
+	}
+	return 0;
 }
 
 static const char *person_name(gen *g, rng *r)
@@ -984,7 +1005,8 @@ static void model_trajectory(gen *g, rng *r, sub *s)
 		case T_CHURNED: v = m > s->closed ? urand(r, 0.85, 1.15) : m == s->closed ? 0.4 : 0; break;
 		default: v = urand(r, 0.9, 1.1); break;
 		}
-		s->present[m] = m <= s->joined;
+		/* months before joining and after closing carry no bill: null */
+		s->present[m] = m <= s->joined && (s->closed < 0 || m >= s->closed);
 		if (m == s->joined)
 			v *= 0.5; /* joined during the month */
 		s->mult[m] = s->present[m] ? v : 0;
@@ -1034,7 +1056,7 @@ static void model_gprs(gen *g, rng *r, sub *s)
 		pkg = chance(r, 0.6) ? (int)irand(r, 0, 2) : -1;
 		break;
 	case G_IMPULSIVE: { /* package, more than 10 MB over consecutive months */
-		int start = (int)irand(r, 0, s->mm - 2);
+		int start = chance(r, 0.8) ? 0 : (int)irand(r, 1, s->mm - 2);
 		for (int m = 0; m < s->mm; m++) {
 			int high = (m == start || m == start + 1) || chance(r, 0.7);
 			sessions[m] = irand(r, 3, 30);
@@ -1061,10 +1083,12 @@ static void model_gprs(gen *g, rng *r, sub *s)
 	case G_EXPLORER:
 	case G_LIGHT:
 		for (int m = 0; m < s->mm; m++)
-			if (chance(r, 0.6 * fmin(s->mult[m], 1.3))) {
+			if (chance(r, 0.6 * fmin(s->mult[m], 1.3)))
 				sessions[m] = irand(r, 1, 9);
-				mb100[m] = irand(r, 5, 190);
-			}
+		if (pattern == G_LIGHT)
+			reshape_usage(r, s, sessions);
+		for (int m = 0; m < s->mm; m++)
+			mb100[m] = sessions[m] > 0 ? irand(r, 5, 190) : 0;
 		if (chance(r, 0.12))
 			pkg = 0;
 		break;
@@ -1092,7 +1116,7 @@ static void model_gprs(gen *g, rng *r, sub *s)
 	int visited = sum_months(s, sessions) > 0 ? chance(r, 0.6) : chance(r, 0.05);
 	int paid = visited && chance(r, 0.35);
 	for (int m = 0; m < s->mm; m++) {
-		if (!billable(s, m))
+		if (!s->present[m])
 			continue;
 		if (pkg >= 0) {
 			double over = mb100[m] / 100.0 - gprs_packages[pkg].quota_mb;
@@ -1134,6 +1158,7 @@ static void model_crbt(gen *g, rng *r, sub *s)
 	static const double take_up[] = {0.38, 0.28, 0.5};
 	static const int w[] = {22, 15, 15, 20, 28};
 	int since = -1, unsub = -1, pattern = -1;
+	int left = -1; /* an earlier subscription ended this many months ago */
 
 	if (chance(r, take_up[s->brand])) {
 		int newest = s->joined < s->mm ? s->joined : s->mm - 1;
@@ -1142,8 +1167,10 @@ static void model_crbt(gen *g, rng *r, sub *s)
 		      : (int)irand(r, 0, newest);
 		if (since > 0 && chance(r, 0.06))
 			unsub = (int)irand(r, 0, (since - 1 < s->mm - 1 ? since - 1 : s->mm - 1));
+		else if (since <= 2 && s->joined > since + 3 && chance(r, 0.3))
+			left = (int)irand(r, since + 1, s->joined < 24 ? s->joined : 24); /* came back */
 		for (int m = 0; m < s->mm; m++)
-			on[m] = billable(s, m) && m <= since && m > unsub;
+			on[m] = s->present[m] && m <= since && m > unsub;
 		pattern = pick_weight(r, w, 5);
 	}
 	switch (pattern) {
@@ -1188,7 +1215,7 @@ static void model_crbt(gen *g, rng *r, sub *s)
 	for (int m = 0; m < s->mm; m++) {
 		if (!on[m] || !s->active[m])
 			dl[m] = promo[m] = responses[m] = 0;
-		if (!billable(s, m))
+		if (!s->present[m])
 			contacts[m] = 0;
 		fee[m] = on[m] ? 500 : 0;
 		change[m] = (dl[m] - promo[m]) * 200 + promo[m] * 50;
@@ -1212,8 +1239,8 @@ static void model_crbt(gen *g, rng *r, sub *s)
 	if (since < 0)
 		return;
 	put_date(g, F_CRBT_SINCE, 0, since == s->joined ? s->join_date : day_in_month(g, r, since));
-	if (unsub >= 0)
-		put_date(g, F_CRBT_UNSUB, 0, day_in_month(g, r, unsub));
+	if (unsub >= 0 || left >= 0)
+		put_date(g, F_CRBT_UNSUB, 0, day_in_month(g, r, unsub >= 0 ? unsub : left));
 	if (downloads > 0 || chance(r, 0.4))
 		put_text(g, F_CRBT_CHANNEL, 0, PICK(r, crbt_channels));
 	if (downloads > 0 || chance(r, 0.5)) {
@@ -1259,6 +1286,9 @@ static void model_mms(gen *g, rng *r, sub *s)
 			break;
 		}
 	}
+	if (pattern == M_OCCASIONAL && reshape_usage(r, s, sent))
+		for (int m = 0; m < s->mm; m++)
+			recv[m] = sent[m] > 0 ? irand(r, 0, 4) : recv[m];
 	if ((pattern == M_ACTIVE || pattern == M_OCCASIONAL) && chance(r, 0.12))
 		for (int m = 0; m < s->mm; m++)
 			caixiu[m] = sent[m] > 0 ? irand(r, 1, 5) : 0;
@@ -1341,6 +1371,9 @@ static void model_fetion(gen *g, rng *r, sub *s)
 				sms[m] = irand(r, 0, 20);
 			}
 		}
+		if (pattern == FT_OCCASIONAL && reshape_usage(r, s, logins))
+			for (int m = 0; m < s->mm; m++)
+				sms[m] = logins[m] > 0 ? irand(r, 0, 20) : 0;
 		gate_usage(s, logins);
 		gate_usage(s, sms);
 		gate_usage(s, voice);
@@ -1407,11 +1440,15 @@ static void model_ivr(gen *g, rng *r, sub *s)
 			loc[m] = irand(r, 1, 6);
 		}
 		break;
-	case I_LIGHT:
+	case I_LIGHT: {
+		int64_t calls[MAXM] = {0};
 		for (int m = 0; m < s->mm; m++)
-			if (chance(r, 0.25))
-				*(chance(r, 0.5) ? &nat[m] : &loc[m]) = irand(r, 1, 4);
+			calls[m] = chance(r, 0.25) ? irand(r, 1, 4) : 0;
+		reshape_usage(r, s, calls);
+		for (int m = 0; m < s->mm; m++)
+			*(chance(r, 0.5) ? &nat[m] : &loc[m]) = calls[m];
 		break;
+	}
 	default:
 		break;
 	}
@@ -1447,7 +1484,7 @@ static void model_spend(gen *g, rng *r, sub *s)
 
 	for (int m = 0; m < s->mm; m++) {
 		double base;
-		if (!billable(s, m))
+		if (!s->present[m])
 			continue;
 		if (s->active[m])
 			base = s->value * s->mult[m];
