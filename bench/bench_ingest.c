@@ -1,11 +1,11 @@
 /*
  * bench_ingest.c — CSV ingest speed and memory per profile (`make bench`).
  *
- *   bench_ingest [-n ROWS] [-r RUNS] [-s SCHEMA.yaml] [-k] [FILE.csv]
+ *   bench_ingest [-n ROWS] [-r RUNS] [-s SCHEMA.yaml] [-o OUT.csv] [FILE.csv]
  *
  * Without FILE, writes ROWS rows (default 200000) shaped like an export of
  * the default schema (every column, realistic values, about a fifth of the
- * cells empty) to a temporary file; -k keeps it and prints its name.  Then
+ * cells empty) to a temporary file, or to OUT.csv, which is kept.  Then
  * loads the file RUNS times (default 5) into a fresh store on one thread
  * and prints the median MB/s and rows/s (from the process's CPU time: the
  * load uses one thread, and CPU time does not count other processes of a
@@ -154,17 +154,17 @@ static int by_value(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	long rows = 200000;
-	int runs = 5, keep = 0, opt;
-	const char *schema_path = NULL;
-	while ((opt = getopt(argc, argv, "n:r:s:k")) != -1) {
+	int runs = 5, opt;
+	const char *schema_path = NULL, *out = NULL;
+	while ((opt = getopt(argc, argv, "n:r:s:o:")) != -1) {
 		switch (opt) {
 		case 'n': rows = atol(optarg); break;
 		case 'r': runs = atoi(optarg); break;
 		case 's': schema_path = optarg; break;
-		case 'k': keep = 1; break;
+		case 'o': out = optarg; break;
 		default:
-			fprintf(stderr, "usage: bench_ingest [-n ROWS] [-r RUNS] [-s SCHEMA.yaml] [-k] "
-			                "[FILE.csv]\n");
+			fprintf(stderr, "usage: bench_ingest [-n ROWS] [-r RUNS] [-s SCHEMA.yaml] "
+			                "[-o OUT.csv] [FILE.csv]\n");
 			return 2;
 		}
 	}
@@ -185,14 +185,19 @@ int main(int argc, char **argv)
 	const char *path;
 	if (optind < argc) {
 		path = argv[optind];
+	} else if (out) {
+		path = out;
 	} else {
 		const char *dir = getenv("TMPDIR");
 		snprintf(tmp, sizeof(tmp), "%s/bench_ingest.%ld.csv", dir && *dir ? dir : "/tmp",
 		         (long)getpid());
 		path = tmp;
+	}
+	if (optind >= argc) {
 		double t0 = now();
 		generate(path, schema, rows);
 		printf("generated %ld rows in %.1f s: %s\n", rows, now() - t0, path);
+		fflush(stdout);
 	}
 
 	double secs[99], wall[99];
@@ -234,12 +239,8 @@ int main(int argc, char **argv)
 	       (double)bytes / 1e6 / median, (double)nrows / median);
 	printf("memory: %zu bytes per profile (row %zu bytes), %zu profiles, %.1f MB in all\n",
 	       count ? mem / count : 0, row_bytes, count, (double)mem / 1e6);
-	if (optind >= argc) {
-		if (keep)
-			printf("kept %s\n", path);
-		else
-			unlink(path);
-	}
+	if (optind >= argc && !out)
+		unlink(path);
 	cp_schema_free(schema);
 	return 0;
 }

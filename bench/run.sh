@@ -16,6 +16,7 @@ ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-3}
 custprof=./src/custprof
 ingest=./bench/bench_ingest
+stages=./bench/bench_csv_stages
 
 if [ ! -x "$custprof" ]; then
 	echo "run.sh: $custprof not built (run 'make bench' from the build directory)" >&2
@@ -86,16 +87,19 @@ bytes=$(wc -c <"$data")
 report gen "$secs" "$(per_second "$ROWS" "$secs" rows), $(mb_per_second "$bytes" "$secs")" \
 	custprof gen --count "$ROWS" --seed 1 -o data.csv
 
-# 2. the library's ingest alone (bench/bench_ingest, from the csv module)
-if [ -x "$ingest" ]; then
-	echo
-	echo "--- $ingest -r $RUNS data.csv"
-	"$ingest" -r "$RUNS" "$data"
-	echo "---"
-	echo
-else
-	echo "(bench_ingest not built: the library's ingest alone is not measured)"
-fi
+# 2. the library's ingest alone and its stages (the csv module's programs)
+for prog in "$ingest -r $RUNS" "$stages"; do
+	set -- $prog
+	if [ -x "$1" ]; then
+		echo
+		echo "--- $* data.csv"
+		"$@" "$data"
+		echo "---"
+	else
+		echo "($1 not built: not measured)"
+	fi
+done
+echo
 
 # 3. load + snapshot save, 4. snapshot open, 5. verify
 secs=$(timed load "$custprof" load --as-of 2026-10 "$data" -o "$store")

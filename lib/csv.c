@@ -414,6 +414,13 @@ int cp__csv_skip_bom(cp_csv_reader *r)
 	return CP_OK;
 }
 
+/* The input ends before a header row; line is where it ends. */
+static int no_header(cp_csv_reader *r, uint64_t line)
+{
+	return cp__fail(r->err, CP_ESYNTAX, "%s:%" PRIu64 ": no header row (the input is %s)",
+	                r->name, line, r->bytes_read ? "blank" : "empty");
+}
+
 /* A blank line: nothing, or a lone CR (of a CRLF). */
 static bool is_blank(const char *s, size_t len)
 {
@@ -448,8 +455,7 @@ int cp__csv_detect_delimiter(cp_csv_reader *r)
 			continue;
 		}
 		if (!complete && is_blank(s + start, avail - start))
-			return cp__fail(r->err, CP_ESYNTAX, "%s: no header row (the input is empty)",
-			                r->name);
+			return no_header(r, r->line + blank);
 		int found = 0, which = 0;
 		for (int k = 0; k < 3; k++) {
 			if (count[k]) {
@@ -1035,8 +1041,7 @@ static int load_header(csv_load *L, const cp_load_opts *opts)
 		return rc;
 	rc = cp__csv_next_record(r, CP_CSV_MAX_COLUMNS + 1);
 	if (rc == CP_DONE)
-		return cp__fail(&L->store->obj, CP_ESYNTAX, "%s: no header row (the input is empty)",
-		                L->name);
+		return no_header(r, r->line);
 	if (rc != CP_OK)
 		return rc;
 	if (r->malformed)

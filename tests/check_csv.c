@@ -183,8 +183,8 @@ START_TEST(test_reader_detects_delimiter)
 	EXPECT_FAIL("\r\nmsisdn\n1\n", 0, CP_ESYNTAX,
 	            "t.csv:2: cannot tell the delimiter from the header row (no "
 	            "',', '|' or TAB outside quotes); give it with cp_load_opts_set_delimiter");
-	EXPECT_FAIL("", 0, CP_ESYNTAX, "t.csv: no header row (the input is empty)");
-	EXPECT_FAIL("\xEF\xBB\xBF\n\r\n", 0, CP_ESYNTAX, "t.csv: no header row (the input is empty)");
+	EXPECT_FAIL("", 0, CP_ESYNTAX, "t.csv:1: no header row (the input is empty)");
+	EXPECT_FAIL("\xEF\xBB\xBF\n\r\n", 0, CP_ESYNTAX, "t.csv:3: no header row (the input is blank)");
 }
 END_TEST
 
@@ -983,10 +983,17 @@ START_TEST(test_fatal_errors)
 	snprintf(path, sizeof(path), "%s", tu_path(dir, "empty.csv"));
 	tu_write_file(path, "", 0);
 	ck_assert_int_eq(cp_store_load_csv(f.store, path, NULL, f.report), CP_ESYNTAX);
-	ck_assert_ptr_nonnull(strstr(cp_errmsg(f.store), "empty.csv: no header row (the input is "
+	ck_assert_ptr_nonnull(strstr(cp_errmsg(f.store), "empty.csv:1: no header row (the input is "
 	                                                 "empty)"));
 	ck_assert_int_eq(cp_store_load_csv_memory(f.store, "", 0, NULL, NULL, NULL), CP_ESYNTAX);
-	ck_assert_str_eq(cp_errmsg(f.store), "<memory>: no header row (the input is empty)");
+	ck_assert_str_eq(cp_errmsg(f.store), "<memory>:1: no header row (the input is empty)");
+	/* the delimiter given: no detection, the same message */
+	cp_load_opts *o;
+	cp_load_opts_new(&o);
+	cp_load_opts_set_delimiter(o, ',');
+	ck_assert_int_eq(cp_store_load_csv_memory(f.store, "\n\n", 2, "b.csv", o, NULL), CP_ESYNTAX);
+	ck_assert_str_eq(cp_errmsg(f.store), "b.csv:3: no header row (the input is blank)");
+	cp_load_opts_free(o);
 	ck_assert_int_eq(fx_load(&f, "\n\nmsisdn,age,age\n", NULL), CP_ESYNTAX);
 	ck_assert_str_eq(cp_errmsg(f.store),
 	                 "t.csv:3: column 'age' appears twice in the header (columns 2 and 3)");
