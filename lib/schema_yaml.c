@@ -180,8 +180,9 @@ static int emit_problems(loader *ld, cp_diag *diag)
 	qsort(ld->problems, ld->nproblems, sizeof(problem), problem_cmp);
 	for (size_t i = 0; i < ld->nproblems; i++) {
 		const problem *p = &ld->problems[i];
-		if (cp__diag_add(diag, CP_SEV_ERROR, ld->file, p->line, p->col, "%s", p->msg) != CP_OK)
-			return CP_ENOMEM;
+		int rc = cp__diag_add(diag, CP_SEV_ERROR, ld->file, p->line, p->col, "%s", p->msg);
+		if (rc != CP_OK)
+			return rc;
 	}
 	return ld->problems[0].code;
 }
@@ -264,7 +265,8 @@ static void position_of(const char *text, size_t len, size_t offset, unsigned *l
 static int syntax_error(loader *ld, const yaml_parser_t *p, const char *text, size_t len)
 {
 	const char *msg = p->problem ? p->problem : "unknown error";
-	unsigned line = (unsigned)p->problem_mark.line + 1, col = (unsigned)p->problem_mark.column + 1;
+	unsigned line = (unsigned)p->problem_mark.line + 1;
+	unsigned col = (unsigned)p->problem_mark.column + 1;
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
 		ld->nomem = true;
@@ -324,7 +326,8 @@ static int attach(loader *ld, parse_state *ps, ynode *n)
 /* A node event (scalar, alias, sequence or mapping start) into the tree. */
 static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 {
-	unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+	unsigned line = (unsigned)ev->start_mark.line + 1;
+	unsigned col = (unsigned)ev->start_mark.column + 1;
 	if (++ld->nodes > MAX_NODES) {
 		report_at(ld, CP_ELIMIT, line, col, "too many YAML nodes (at most %u)", MAX_NODES);
 		return CP_ELIMIT;
@@ -346,7 +349,8 @@ static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 		n->len = ev->data.scalar.length;
 		n->text = cp__strndup((const char *)ev->data.scalar.value, n->len);
 		if (n->text && memchr(n->text, '\0', n->len)) {
-			report_at(ld, CP_EINVAL, line, col, "a NUL character is not allowed in a value");
+			report_at(ld, CP_EINVAL, line, col,
+			          "a NUL character is not allowed in a value");
 			n->bad = true;
 		}
 		break;
@@ -356,7 +360,7 @@ static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 		n->bad = true;
 		n->text = cp__strdup("");
 		report_at(ld, CP_EINVAL, line, col,
-		          "YAML aliases ('*%s') are not supported: write the value out",
+		          "YAML aliases ('*%.60s') are not supported: write the value out",
 		          (const char *)ev->data.alias.anchor);
 		break;
 	case YAML_SEQUENCE_START_EVENT:
@@ -375,11 +379,12 @@ static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 		ld->nomem = true;
 		return CP_ENOMEM;
 	}
+	/* anchors and tags are ASCII (libyaml checks): "%.60s" cuts no character */
 	if (anchor)
-		report_at(ld, CP_EINVAL, line, col, "YAML anchors ('&%s') are not supported",
+		report_at(ld, CP_EINVAL, line, col, "YAML anchors ('&%.60s') are not supported",
 		          (const char *)anchor);
 	if (tag) {
-		report_at(ld, CP_EINVAL, line, col, "YAML tags ('%s') are not supported",
+		report_at(ld, CP_EINVAL, line, col, "YAML tags ('%.60s') are not supported",
 		          (const char *)tag);
 		n->bad = true;
 	}
@@ -579,6 +584,7 @@ static bool get_bool(loader *ld, const ynode *key, const ynode *v, const char *w
 	return false;
 }
 
+/* An integer from min to max; max INT32_MAX reads "a positive integer". */
 static bool get_int(loader *ld, const ynode *key, const ynode *v, const char *w, int min,
                     int max, int *out)
 {
@@ -586,18 +592,19 @@ static bool get_int(loader *ld, const ynode *key, const ynode *v, const char *w,
 		return false;
 	int64_t x = 0;
 	const char *why;
-	bool number = cp__parse_int(v->text, v->len, &x, &why) == CP_OK;
-	if (number && v->plain && x >= min && x <= max) {
+	bool fits = cp__parse_int(v->text, v->len, &x, &why) == CP_OK && x >= min && x <= max;
+	if (fits && v->plain) {
 		*out = (int)x;
 		return true;
 	}
 	shown sh;
+	const char *advice = fits ? quote_hint(v) : "";
 	if (max == INT32_MAX)
 		report(ld, CP_EINVAL, v, "%s must be a positive integer, not %s%s", w, show(&sh, v),
-		       number && x >= min ? quote_hint(v) : "");
+		       advice);
 	else
-		report(ld, CP_EINVAL, v, "%s must be an integer between %d and %d, not %s%s", w, min,
-		       max, show(&sh, v), number && x >= min && x <= max ? quote_hint(v) : "");
+		report(ld, CP_EINVAL, v, "%s must be an integer between %d and %d, not %s%s", w,
+		       min, max, show(&sh, v), advice);
 	return false;
 }
 
@@ -616,7 +623,8 @@ static void each_pair(loader *ld, const ynode *map, bool of_fields, pair_fn *fn,
 		if (k->bad)
 			continue;
 		if (k->kind != Y_SCALAR) {
-			report(ld, CP_EINVAL, k, "a key must be a single value, not %s", kind_name(k));
+			report(ld, CP_EINVAL, k, "a key must be a single value, not %s",
+			       kind_name(k));
 			continue;
 		}
 		const ynode *first = nameset_add(&seen, k);
@@ -627,7 +635,8 @@ static void each_pair(loader *ld, const ynode *map, bool of_fields, pair_fn *fn,
 				       "field %s is defined twice (first at line %u, column %u)",
 				       show(&sh, k), first->line, first->col);
 			else
-				report(ld, CP_EINVAL, k, "duplicate key %s (first at line %u, column %u)",
+				report(ld, CP_EINVAL, k,
+				       "duplicate key %s (first at line %u, column %u)",
 				       show(&sh, k), first->line, first->col);
 			continue;
 		}
@@ -816,7 +825,8 @@ static void read_attribute(loader *ld, const ynode *key, const ynode *v, void *c
 	if (strcmp(k, "type") == 0) {
 		read_type(ld, fd, key, v);
 	} else if (strcmp(k, "label") == 0) {
-		ok = (fd->label = get_text(ld, key, v, MAX_TEXT, describe(&w, k, fd->name))) != NULL;
+		fd->label = get_text(ld, key, v, MAX_TEXT, describe(&w, k, fd->name));
+		ok = fd->label != NULL;
 	} else if (strcmp(k, "description") == 0) {
 		fd->description = get_text(ld, key, v, MAX_DESCRIPTION, describe(&w, k, fd->name));
 		ok = fd->description != NULL;
@@ -1036,8 +1046,9 @@ static void read_top(loader *ld, const ynode *key, const ynode *v, void *ctx)
 		if (want_scalar(ld, key, v, describe(&w, k, NULL)) &&
 		    !(v->plain && strcmp(v->text, "1") == 0)) {
 			shown sh;
-			report(ld, CP_EINVAL, v, "'custprof' must be the format version 1, not %s%s",
-			       show(&sh, v), strcmp(v->text, "1") == 0 ? quote_hint(v) : "");
+			report(ld, CP_EINVAL, v,
+			       "'custprof' must be the format version 1, not %s%s", show(&sh, v),
+			       strcmp(v->text, "1") == 0 ? quote_hint(v) : "");
 		}
 	} else if (strcmp(k, "schema") == 0) {
 		const char *name = get_text(ld, key, v, MAX_TEXT, describe(&w, k, NULL));
@@ -1137,8 +1148,8 @@ static void check_columns(loader *ld)
 			if (g->series && strlen(g->name) == base_len &&
 			    memcmp(g->name, f->name, base_len) == 0) {
 				report_at(ld, CP_EINVAL, f->line, f->col,
-				          "field '%s' has the CSV column name of month %d of series "
-				          "field '%s'",
+				          "field '%s' has the CSV column name of month %d of "
+				          "series field '%s'",
 				          f->name, month, g->name);
 				break;
 			}
@@ -1156,8 +1167,8 @@ static void check_document(loader *ld, const ynode *root)
 	if (root->kind != Y_MAP) {
 		if (!root->bad)
 			report(ld, CP_EINVAL, root,
-			       "the top level must be a mapping (custprof, schema, key, fields, ...), "
-			       "not %s",
+			       "the top level must be a mapping (custprof, schema, key, fields, "
+			       "...), not %s",
 			       root->kind == Y_SEQ ? "a list" : "a single value");
 		return;
 	}
@@ -1186,7 +1197,8 @@ static void check_document(loader *ld, const ynode *root)
 		{"fields", "the field definitions"}};
 	for (size_t i = 0; i < COUNT(required); i++)
 		if (!map_get(root, required[i][0]))
-			report(ld, CP_EINVAL, root, "missing '%s' (%s)", required[i][0], required[i][1]);
+			report(ld, CP_EINVAL, root, "missing '%s' (%s)", required[i][0],
+			       required[i][1]);
 	if (t.fields)
 		read_fields(ld, t.fields_key, t.fields);
 	if (t.key && t.fields && t.fields->kind == Y_MAP && node_size(t.fields) > 0)
