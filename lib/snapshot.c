@@ -10,12 +10,13 @@
  * the distinct values ever seen, and compacting them would mean rewriting
  * every id of every row and rehashing both pools.
  *
- * Opening reads the file into memory (or inflates the compressed form),
- * checks every byte of it (header CRC, table, padding, section CRCs), loads
- * the embedded schema, checks every id a later read could follow (string
- * and list ids, closed-enum indexes, hash and index slots), and only then
- * copies the sections into a new store.  Reading and checking work on one
- * image in memory, so a read-only mapping can later replace the read.
+ * Opening checks the header and the section table, reads (or inflates)
+ * each section into its own buffer, checks every other byte (padding,
+ * section CRCs), loads the embedded schema, checks every id a later read
+ * could follow (string and list ids, closed-enum indexes, hash and index
+ * slots), and only then hands the buffers over to a new store.  The checks
+ * see a section only through r->data[kind], so a read-only mapping can
+ * later replace the read: the pointers then lie in the mapping.
  */
 #define ZLIB_CONST
 #include "internal.h" /* first: config.h selects the POSIX interfaces */
@@ -518,7 +519,9 @@ typedef struct cps_reader {
 	int rc;               /* code of the first problem, CP_OK if none */
 	unsigned problems[CPS_SEC_COUNT + 1]; /* content problems per section */
 
-	uint8_t *image;       /* the uncompressed image (owned) */
+	uint8_t header[CPS_HEADER_SIZE];
+	uint8_t *data[CPS_SEC_COUNT + 1];          /* each section, owned until the store takes it */
+	uint8_t pad[CPS_SEC_COUNT + 1][CPS_ALIGN]; /* the padding before each section */
 	uint64_t image_size;
 	uint64_t stored_size;
 	uint32_t flags;
@@ -586,10 +589,11 @@ static void content_summary(cps_reader *r)
 
 static const uint8_t *sec_data(const cps_reader *r, int kind)
 {
-	return r->image + r->sec[kind].offset;
+	return r->data[kind];
 }
 
-/* Sections of u32 are 64-byte aligned in an image from cp__malloc. */
+/* Sections are aligned: each has its own allocation (or lies at a multiple
+ * of 64 in a mapping). */
 static const uint32_t *sec_u32(const cps_reader *r, int kind)
 {
 	return (const uint32_t *)(const void *)sec_data(r, kind);
@@ -727,22 +731,32 @@ static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
 	return CP_OK;
 }
 
+/* The image after the header, in file order: the padding before each
+ * section, then the section. */
+typedef struct cps_piece {
+	uint8_t *dst;
+	uint64_t len;
+} cps_piece;
+
+#define CPS_PIECES (2 * CPS_SEC_COUNT)
+
 /*
- * Inflate the body into out[0..olen): exactly olen bytes, and the stream
+ * Inflate the body into the pieces: exactly their bytes, and the stream
  * must end there.  Producing more is refused at once (decompression bomb).
  */
-static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, uint8_t *out,
-                        uint64_t olen)
+static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, const cps_piece *pieces)
 {
 	z_stream z;
 	memset(&z, 0, sizeof(z));
 	if (inflateInit(&z) != Z_OK)
 		return problem(r, CP_ENOMEM, "cannot inflate: out of memory");
-	uint64_t in_left = ilen, out_left = olen;
-	uint8_t spare;
-	bool over = false; /* the output is full: a further byte is one too many */
+	uint64_t in_left = ilen, given = 0;
+	int piece = 0;
+	uint64_t out_left = pieces[0].len;
+	uint8_t *out = pieces[0].dst, spare;
+	bool over = false; /* the pieces are full: a further byte is one too many */
 	int rc = CP_OK, zrc;
-	const char *fmt = NULL;
+	const char *why = NULL;
 	for (;;) {
 		if (!z.avail_in && in_left) {
 			z.next_in = in;
@@ -750,11 +764,17 @@ static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, uint8_t
 			in += z.avail_in;
 			in_left -= z.avail_in;
 		}
+		while (!z.avail_out && !out_left && piece + 1 < CPS_PIECES) {
+			piece++;
+			out = pieces[piece].dst;
+			out_left = pieces[piece].len;
+		}
 		if (!z.avail_out && out_left) {
 			z.next_out = out;
 			z.avail_out = out_left > CPS_CHUNK ? CPS_CHUNK : (uInt)out_left;
 			out += z.avail_out;
 			out_left -= z.avail_out;
+			given += z.avail_out;
 		} else if (!z.avail_out) {
 			z.next_out = &spare;
 			z.avail_out = 1;
@@ -762,13 +782,13 @@ static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, uint8_t
 		}
 		zrc = inflate(&z, Z_NO_FLUSH);
 		if (over && !z.avail_out) {
-			fmt = "it inflates to more bytes (refused)";
+			why = "it inflates to more bytes (refused)";
 			break;
 		}
 		if (zrc == Z_STREAM_END)
 			break;
 		if (zrc == Z_BUF_ERROR && !z.avail_in && !in_left) {
-			fmt = "the compressed stream ends early";
+			why = "the compressed stream ends early";
 			break;
 		}
 		if (zrc == Z_MEM_ERROR) {
@@ -776,52 +796,75 @@ static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, uint8_t
 			break;
 		}
 		if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
-			fmt = "the compressed stream is damaged";
+			why = "the compressed stream is damaged";
 			break;
 		}
 	}
-	uint64_t produced = olen - out_left - (over ? 0 : z.avail_out);
-	if (rc == CP_OK && !fmt && produced != olen)
-		fmt = "it inflates to fewer bytes";
-	if (rc == CP_OK && !fmt && (z.avail_in || in_left))
-		fmt = "bytes follow the end of the compressed stream";
-	if (rc == CP_OK && fmt)
+	uint64_t olen = r->image_size - CPS_HEADER_SIZE;
+	uint64_t produced = given - (over ? 0 : z.avail_out);
+	if (rc == CP_OK && !why && produced != olen)
+		why = "it inflates to fewer bytes";
+	if (rc == CP_OK && !why && (z.avail_in || in_left))
+		why = "bytes follow the end of the compressed stream";
+	if (rc == CP_OK && why)
 		rc = problem(r, CP_ECORRUPT, "compressed body at offset %u: %s (the header records "
-		             "%llu inflated bytes)", CPS_HEADER_SIZE, fmt, (unsigned long long)olen);
+		             "%llu inflated bytes)", CPS_HEADER_SIZE, why, (unsigned long long)olen);
 	inflateEnd(&z);
 	return rc;
 }
 
-static int read_body(cps_reader *r, int fd, const uint8_t *header)
+static int inflate_file(cps_reader *r, int fd, const cps_piece *pieces)
 {
-	if (!(r->image = cp__malloc((size_t)r->image_size)))
-		return problem(r, CP_ENOMEM, "cannot read: out of memory for %llu bytes",
-		               (unsigned long long)r->image_size);
-	memcpy(r->image, header, CPS_HEADER_SIZE);
 	size_t body = (size_t)(r->stored_size - CPS_HEADER_SIZE);
-	if (!(r->flags & CPS_FLAG_COMPRESSED))
-		return read_at(r, fd, r->image + CPS_HEADER_SIZE, body, CPS_HEADER_SIZE);
-
 	uint8_t *z = cp__malloc(body);
 	if (!z)
 		return problem(r, CP_ENOMEM, "cannot read: out of memory for %zu bytes", body);
 	int rc = read_at(r, fd, z, body, CPS_HEADER_SIZE);
 	if (rc == CP_OK) {
-		uint32_t want = get32(header + CPS_H_BODY_CRC), have = crc_update(crc_init(), z, body);
+		uint32_t want = get32(r->header + CPS_H_BODY_CRC);
+		uint32_t have = crc_update(crc_init(), z, body);
 		if (want != have)
 			rc = problem(r, CP_ECORRUPT, "compressed body at offset %u (%zu bytes): CRC32 "
 			             "0x%08x does not match the recorded 0x%08x", CPS_HEADER_SIZE, body,
 			             have, want);
 	}
 	if (rc == CP_OK)
-		rc = inflate_body(r, z, body, r->image + CPS_HEADER_SIZE,
-		                  r->image_size - CPS_HEADER_SIZE);
+		rc = inflate_body(r, z, body, pieces);
 	cp__free(z);
 	return rc;
 }
 
-/* The file into r->image, header checked; the compressed form inflated. */
-static int read_image(cps_reader *r)
+/* Every section into its own buffer (which the store takes over), the
+ * padding into r->pad: read, or inflated from the compressed form. */
+static int read_sections(cps_reader *r, int fd)
+{
+	cps_piece pieces[CPS_PIECES];
+	uint64_t end = CPS_HEADER_SIZE;
+	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+		const cps_section *s = &r->sec[k];
+		if (!(r->data[k] = cp__malloc((size_t)s->length)))
+			return problem(r, CP_ENOMEM, "cannot read section %s: out of memory for %llu "
+			               "bytes", section_names[k], (unsigned long long)s->length);
+		pieces[2 * k - 2] = (cps_piece){r->pad[k], s->offset - end};
+		pieces[2 * k - 1] = (cps_piece){r->data[k], s->length};
+		end = s->offset + s->length;
+	}
+	if (r->flags & CPS_FLAG_COMPRESSED)
+		return inflate_file(r, fd, pieces);
+	uint64_t off = CPS_HEADER_SIZE;
+	for (int i = 0; i < CPS_PIECES; i++) {
+		int rc = read_at(r, fd, pieces[i].dst, (size_t)pieces[i].len, off);
+		if (rc != CP_OK)
+			return rc;
+		off += pieces[i].len;
+	}
+	return CP_OK;
+}
+
+static int check_table(cps_reader *r);
+
+/* The file: header checked, then every section read. */
+static int read_file(cps_reader *r)
 {
 	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -829,15 +872,15 @@ static int read_image(cps_reader *r)
 		               strerror(errno));
 	struct stat st;
 	int rc;
-	uint8_t header[CPS_HEADER_SIZE] = {0};
 	if (fstat(fd, &st) != 0)
 		rc = problem(r, CP_EIO, "cannot stat: %s", strerror(errno));
 	else if (!S_ISREG(st.st_mode))
 		rc = problem(r, CP_EIO, "not a regular file");
-	else if ((rc = read_at(r, fd, header, (uint64_t)st.st_size < CPS_HEADER_SIZE
+	else if ((rc = read_at(r, fd, r->header, (uint64_t)st.st_size < CPS_HEADER_SIZE
 	                       ? (size_t)st.st_size : CPS_HEADER_SIZE, 0)) == CP_OK &&
-	         (rc = check_header(r, header, (uint64_t)st.st_size)) == CP_OK)
-		rc = read_body(r, fd, header);
+	         (rc = check_header(r, r->header, (uint64_t)st.st_size)) == CP_OK &&
+	         (rc = check_table(r)) == CP_OK)
+		rc = read_sections(r, fd);
 	close(fd);
 	return rc;
 }
@@ -848,7 +891,7 @@ static int read_image(cps_reader *r)
  * before, the last ending at the end of the image: no gap, no overlap. */
 static int check_table(cps_reader *r)
 {
-	const uint8_t *h = r->image;
+	const uint8_t *h = r->header;
 	uint64_t end = CPS_HEADER_SIZE;
 	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
 		unsigned at = CPS_FIXED_HEADER + (unsigned)(k - 1) * CPS_ENTRY_SIZE;
@@ -881,11 +924,11 @@ static void check_padding(cps_reader *r)
 {
 	uint64_t end = CPS_HEADER_SIZE;
 	for (int k = 1; k <= CPS_SEC_COUNT && !halt(r); k++) {
-		for (uint64_t i = end; i < r->sec[k].offset; i++)
-			if (r->image[i]) {
+		for (uint64_t i = 0; i < r->sec[k].offset - end; i++)
+			if (r->pad[k][i]) {
 				problem(r, CP_ECORRUPT, "padding byte 0x%02x at offset %llu (before "
-				        "section %s) is not zero", r->image[i], (unsigned long long)i,
-				        section_names[k]);
+				        "section %s) is not zero", r->pad[k][i],
+				        (unsigned long long)(end + i), section_names[k]);
 				break;
 			}
 		end = r->sec[k].offset + r->sec[k].length;
@@ -931,8 +974,9 @@ static void check_lengths(cps_reader *r)
 		check_hash_length(r, CPS_SEC_LIST_HASH);
 	if (!halt(r))
 		check_hash_length(r, CPS_SEC_INDEX);
+	/* the range cp_store_set_as_of accepts */
 	if (!halt(r) && r->as_of != 0 &&
-	    (r->as_of < 100001 || r->as_of > 999912 || r->as_of % 100 < 1 || r->as_of % 100 > 12))
+	    (r->as_of < 190001 || r->as_of > 999912 || r->as_of % 100 < 1 || r->as_of % 100 > 12))
 		problem(r, CP_ECORRUPT, "header at offset %u: as-of month %d is not yyyymm",
 		        CPS_H_AS_OF, (int)r->as_of);
 }
@@ -1114,11 +1158,26 @@ static void check_cell(cps_reader *r, const uint8_t *row, uint64_t row_off, size
 	}
 }
 
-static void check_rows(cps_reader *r)
+/* Fields whose cells can be wrong: ids, enum indexes, bools.  Numbers and
+ * dates take every bit pattern. */
+static bool checked_field(const cp_field *f)
+{
+	return f->type != CP_TYPE_INT && f->type != CP_TYPE_FLOAT && f->type != CP_TYPE_MONEY &&
+	       f->type != CP_TYPE_DATE;
+}
+
+static int check_rows(cps_reader *r)
 {
 	const cp_schema *sc = r->schema;
 	const cp_field *key = &sc->fields[sc->key];
 	const uint8_t *rows = sec_data(r, CPS_SEC_ROWS);
+	const cp_field **fields = cp__calloc((size_t)sc->nfields, sizeof(*fields));
+	if (!fields)
+		return problem(r, CP_ENOMEM, "out of memory");
+	int n = 0;
+	for (int fi = 0; fi < sc->nfields; fi++)
+		if (checked_field(&sc->fields[fi]))
+			fields[n++] = &sc->fields[fi];
 	for (size_t i = 0; i < r->row_slots && !halt(r); i++) {
 		const uint8_t *row = rows + i * sc->row_size;
 		uint64_t row_off = r->sec[CPS_SEC_ROWS].offset + (uint64_t)i * sc->row_size;
@@ -1128,13 +1187,15 @@ static void check_rows(cps_reader *r)
 		}
 		if (!cp__row_present(row, key->cell))
 			content_problem(r, CPS_SEC_ROWS, row_off, "row %zu has no key", i);
-		for (int fi = 0; fi < sc->nfields && !halt(r); fi++) {
-			const cp_field *f = &sc->fields[fi];
+		for (int fi = 0; fi < n && !halt(r); fi++) {
+			const cp_field *f = fields[fi];
 			for (int m = 0; m < f->months; m++)
 				if (cp__row_present(row, f->cell + (uint32_t)m))
 					check_cell(r, row, row_off, i, f, m);
 		}
 	}
+	cp__free(fields);
+	return CP_OK;
 }
 
 static bool is_row(const cps_reader *r, uint32_t row)
@@ -1193,12 +1254,11 @@ static void check_contents(cps_reader *r)
 
 /* ---- the store ---- */
 
-static void *copy_section(const cps_reader *r, int kind)
+/* The section's buffer, handed over to the store. */
+static void *take_section(cps_reader *r, int kind)
 {
-	size_t n = (size_t)r->sec[kind].length;
-	void *p = cp__malloc(n);
-	if (p && n)
-		memcpy(p, sec_data(r, kind), n);
+	void *p = r->data[kind];
+	r->data[kind] = NULL;
 	return p;
 }
 
@@ -1207,7 +1267,7 @@ static uint32_t hash_mask(const cps_reader *r, int kind)
 	return (uint32_t)(sec_count32(r, kind) - 1);
 }
 
-/* Copy the checked sections into a new store (a mapping will point instead). */
+/* A new store made of the checked sections (a mapping will point instead). */
 static int build_store(cps_reader *r, cp_store **out)
 {
 	cp_store *s;
@@ -1225,27 +1285,22 @@ static int build_store(cps_reader *r, cp_store **out)
 	s->free_rows = NULL;
 	s->nfree = s->cap_free = 0;
 
-	s->rows = copy_section(r, CPS_SEC_ROWS);
+	s->rows = take_section(r, CPS_SEC_ROWS);
 	s->nrows = s->cap_rows = s->live = (size_t)r->row_slots;
-	s->strings.bytes = copy_section(r, CPS_SEC_STRINGS);
+	s->strings.bytes = take_section(r, CPS_SEC_STRINGS);
 	s->strings.len = s->strings.cap = (size_t)r->sec[CPS_SEC_STRINGS].length;
 	s->strings.count = r->string_count;
-	s->strings.hash = copy_section(r, CPS_SEC_STRING_HASH);
+	s->strings.hash = take_section(r, CPS_SEC_STRING_HASH);
 	s->strings.mask = hash_mask(r, CPS_SEC_STRING_HASH);
-	s->lists.items = copy_section(r, CPS_SEC_LISTS);
+	s->lists.items = take_section(r, CPS_SEC_LISTS);
 	s->lists.len = s->lists.cap = (size_t)sec_count32(r, CPS_SEC_LISTS);
 	s->lists.count = r->list_count;
-	s->lists.hash = copy_section(r, CPS_SEC_LIST_HASH);
+	s->lists.hash = take_section(r, CPS_SEC_LIST_HASH);
 	s->lists.mask = hash_mask(r, CPS_SEC_LIST_HASH);
-	s->index.slots = copy_section(r, CPS_SEC_INDEX);
+	s->index.slots = take_section(r, CPS_SEC_INDEX);
 	s->index.mask = hash_mask(r, CPS_SEC_INDEX);
 	s->index.used = (uint32_t)r->profiles;
 	s->as_of = r->as_of;
-	if (!s->rows || !s->strings.bytes || !s->strings.hash || !s->lists.items ||
-	    !s->lists.hash || !s->index.slots) {
-		cp_store_free(s);
-		return problem(r, CP_ENOMEM, "cannot open: out of memory");
-	}
 	*out = s;
 	return CP_OK;
 }
@@ -1272,9 +1327,7 @@ static void check_lookups(cps_reader *r, const cp_store *s)
 
 static int load(cps_reader *r, cp_store **out)
 {
-	int rc = read_image(r);
-	if (rc == CP_OK)
-		rc = check_table(r);
+	int rc = read_file(r);
 	if (rc != CP_OK)
 		return rc;
 	check_padding(r);
@@ -1306,7 +1359,8 @@ static int load(cps_reader *r, cp_store **out)
 
 static void reader_free(cps_reader *r)
 {
-	cp__free(r->image);
+	for (int k = 1; k <= CPS_SEC_COUNT; k++)
+		cp__free(r->data[k]);
 	cp__free(r->list_starts);
 	cp_schema_free(r->schema);
 }
