@@ -4,8 +4,9 @@
 # Generates ROWS default-schema subscribers with `custprof gen`, then times
 # the library's CSV ingest and its stages (bench/bench_ingest,
 # bench/bench_csv_stages), `custprof load` (ingest and snapshot save), and
-# the snapshot open (`custprof stats`) and check (`custprof verify`).  Every figure is the median wall time of RUNS runs;
-# each line shows the command that was timed.
+# the snapshot open (`custprof stats`) and check (`custprof verify`).
+# Every figure is the median wall time of RUNS runs; each line shows the
+# command that was timed.
 #
 #   ROWS=N       subscribers to generate (default 1000000)
 #   RUNS=N       runs per figure (default 3)
