@@ -35,7 +35,6 @@
 #define BACK_MONTHS 240         /* dates reach this far into the past */
 #define AHEAD_MONTHS 36         /* ... and this far into the future */
 #define MAX_COUNT 100000000ull  /* keys are 8-digit permutations */
-#define ARENA_BYTES 16384
 #define OUT_BYTES (1u << 20)
 #define DEFAULT_AS_OF 202610
 
@@ -388,22 +387,24 @@ typedef struct gen {
 	cp_date month_first[AHEAD_MONTHS + BACK_MONTHS];
 	int month_days[AHEAD_MONTHS + BACK_MONTHS];
 	cp_date as_of_date;      /* last day of the as-of month */
-	char arena[ARENA_BYTES];
-	size_t arena_len;
+	char *arena;             /* strings of the current row */
+	size_t arena_len, arena_cap;
 	outbuf out;
 } gen;
 
-/* A copy of s in the row's arena (truncated when the arena is full). */
+/* A copy of s in the row's arena, cut short when the arena is full (it is
+ * sized for far more than a row of generated values needs). */
 static const char *arena_str(gen *g, const char *s, size_t n)
 {
-	if (g->arena_len + n + 1 > ARENA_BYTES)
-		n = g->arena_len + 1 < ARENA_BYTES ? ARENA_BYTES - g->arena_len - 1 : 0;
+	size_t room = g->arena_cap - g->arena_len;
+	if (room <= 1)
+		return "";
+	if (n >= room)
+		n = room - 1;
 	char *p = g->arena + g->arena_len;
 	memcpy(p, s, n);
 	p[n] = '\0';
 	g->arena_len += n + 1;
-	if (g->arena_len > ARENA_BYTES)
-		g->arena_len = ARENA_BYTES;
 	return p;
 }
 
@@ -1648,8 +1649,10 @@ static int gen_init(gen *g, const cp_schema *schema, uint64_t seed, int as_of)
 	}
 	g->col[g->nfields] = g->ncells;
 	g->cells = malloc((size_t)g->ncells * sizeof(*g->cells));
+	g->arena_cap = 8192 + (size_t)g->ncells * 96;
+	g->arena = malloc(g->arena_cap);
 	g->out.buf = malloc(OUT_BYTES);
-	if (!g->cells || !g->out.buf)
+	if (!g->cells || !g->arena || !g->out.buf)
 		goto nomem;
 	/* the model writes the fields it knows, when their type is the expected one */
 	for (int i = 0; i < F_COUNT; i++) {
@@ -1677,6 +1680,7 @@ static void gen_fini(gen *g)
 	free(g->col);
 	free(g->modelled);
 	free(g->cells);
+	free(g->arena);
 	free(g->out.buf);
 }
 
