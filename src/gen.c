@@ -542,18 +542,15 @@ static uint64_t key_suffix(const gen *g, uint64_t i)
 	return (g->key_mul * i + g->key_add) % 100000000ull;
 }
 
-static const char *make_key(gen *g, rng *r, uint64_t i, int plain)
+static const char *make_key(gen *g, rng *r, uint64_t i)
 {
 	uint64_t suffix = key_suffix(g, i);
 	if (!g->key_msisdn)
 		return arena_printf(g, "C%08llu", (unsigned long long)suffix);
 	const char *prefix = PICK(r, msisdn_prefixes);
 	/* Exports write some numbers with the country code: +86, 0086, 86. */
-	const char *cc = "";
-	if (!plain) {
-		int x = (int)irand(r, 0, 999);
-		cc = x < 30 ? "+86" : x < 45 ? "0086" : x < 55 ? "86" : "";
-	}
+	int x = (int)irand(r, 0, 999);
+	const char *cc = x < 30 ? "+86" : x < 45 ? "0086" : x < 55 ? "86" : "";
 	return arena_printf(g, "%s%s%08llu", cc, prefix, (unsigned long long)suffix);
 }
 
@@ -609,11 +606,7 @@ static void generic_field(gen *g, rng *r, int f)
 			c->kind = C_INT;
 			c->v = (int64_t)x;
 			break;
-		case CP_TYPE_FLOAT:
-			c->kind = C_FIXED;
-			c->scale = 2;
-			c->v = (int64_t)(x * 100);
-			break;
+		case CP_TYPE_FLOAT: /* two decimals, as money */
 		case CP_TYPE_MONEY:
 			c->kind = C_FIXED;
 			c->scale = 2;
@@ -1715,7 +1708,7 @@ static void write_row(gen *g, uint64_t i)
 	g->arena_len = 0;
 	rng_seed(&r, g->seed, i);
 	key->kind = C_TEXT;
-	key->text = make_key(g, &r, i, 0);
+	key->text = make_key(g, &r, i);
 	if (g->realistic)
 		model_row(g, &r);
 	for (int f = 0; f < g->nfields; f++)
