@@ -90,6 +90,9 @@ int cli_parse_delimiter(const char *option, const char *text, int *out);
 
 /* ---- library objects ---- */
 
+/* A new cp_diag; "out of memory" and EXIT_ERROR if it cannot be made. */
+int cli_diag_new(cp_diag **out);
+
 /* The schema of --schema PATH, or the built-in one when path is NULL.
  * Every diagnostic is printed on failure.  CLI_GO or EXIT_ERROR. */
 int cli_load_schema(const char *path, cp_schema **out);

@@ -243,6 +243,27 @@ int cli_parse_delimiter(const char *option, const char *text, int *out)
 
 /* ---- library objects ---- */
 
+int cli_diag_new(cp_diag **out)
+{
+	if (cp_diag_new(out) == CP_OK)
+		return CLI_GO;
+	cli_error("out of memory");
+	return EXIT_ERROR;
+}
+
+/* The end of a load that filled diag: print its entries on failure (or the
+ * status, when it recorded no error), free it, map the status. */
+static int loaded(int rc, cp_diag *diag, const char *path)
+{
+	if (rc != CP_OK) {
+		cli_print_diag(diag);
+		if (cp_diag_error_count(diag) == 0)
+			cli_error("%s: %s", path, cp_strerror(rc));
+	}
+	cp_diag_free(diag);
+	return rc == CP_OK ? CLI_GO : EXIT_ERROR;
+}
+
 int cli_load_schema(const char *path, cp_schema **out)
 {
 	cp_diag *diag = NULL;
@@ -256,18 +277,9 @@ int cli_load_schema(const char *path, cp_schema **out)
 		}
 		return CLI_GO;
 	}
-	if (cp_diag_new(&diag) != CP_OK) {
-		cli_error("out of memory");
-		return EXIT_ERROR;
-	}
-	rc = cp_schema_load_file(out, path, diag);
-	if (rc != CP_OK) {
-		cli_print_diag(diag);
-		if (cp_diag_error_count(diag) == 0)
-			cli_error("%s: %s", path, cp_strerror(rc));
-	}
-	cp_diag_free(diag);
-	return rc == CP_OK ? CLI_GO : EXIT_ERROR;
+	if ((rc = cli_diag_new(&diag)) != CLI_GO)
+		return rc;
+	return loaded(cp_schema_load_file(out, path, diag), diag, path);
 }
 
 int cli_open_store(const char *path, cp_store **out)
@@ -275,18 +287,9 @@ int cli_open_store(const char *path, cp_store **out)
 	cp_diag *diag = NULL;
 	int rc;
 
-	if (cp_diag_new(&diag) != CP_OK) {
-		cli_error("out of memory");
-		return EXIT_ERROR;
-	}
-	rc = cp_store_open(out, path, diag);
-	if (rc != CP_OK) {
-		cli_print_diag(diag);
-		if (cp_diag_error_count(diag) == 0)
-			cli_error("%s: %s", path, cp_strerror(rc));
-	}
-	cp_diag_free(diag);
-	return rc == CP_OK ? CLI_GO : EXIT_ERROR;
+	if ((rc = cli_diag_new(&diag)) != CLI_GO)
+		return rc;
+	return loaded(cp_store_open(out, path, diag), diag, path);
 }
 
 /* ---- output ---- */

@@ -25,10 +25,9 @@ int cmd_verify(int argc, char **argv)
 	if ((rc = cli_parse(&spec, argc, argv, &operands)) != CLI_GO)
 		return rc;
 	const char *path = operands.items[0];
-	if (cp_diag_new(&diag) != CP_OK) {
-		cli_error("out of memory");
+	if ((rc = cli_diag_new(&diag)) != CLI_GO) {
 		cli_list_free(&operands);
-		return EXIT_ERROR;
+		return rc;
 	}
 	rc = cp_snapshot_verify(path, diag);
 	cli_print_diag(diag);
