@@ -24,7 +24,7 @@
 #define SCHEMA_FORMAT_VERSION 1
 #define MAX_SOURCE_BYTES (8u << 20) /* a schema file is a few KiB */
 #define MAX_DEPTH 16                /* a schema needs 4 levels */
-#define MAX_NODES (1u << 20)
+#define MAX_NODES (1u << 18)        /* a 4096-field schema has ~80000 */
 #define MAX_NAME 64                 /* field names */
 #define MAX_TEXT 256                /* schema name, labels, enum values */
 #define MAX_DESCRIPTION 4096
@@ -114,6 +114,8 @@ typedef struct loader {
 } loader;
 
 static void vreport_at(loader *ld, int code, unsigned line, unsigned col, const char *fmt,
+                       va_list ap) CP_PRINTF(5, 0);
+static void vreport_at(loader *ld, int code, unsigned line, unsigned col, const char *fmt,
                        va_list ap)
 {
 	if (ld->nproblems == ld->cap) {
@@ -180,8 +182,9 @@ static int emit_problems(loader *ld, cp_diag *diag)
 	qsort(ld->problems, ld->nproblems, sizeof(problem), problem_cmp);
 	for (size_t i = 0; i < ld->nproblems; i++) {
 		const problem *p = &ld->problems[i];
-		if (cp__diag_add(diag, CP_SEV_ERROR, ld->file, p->line, p->col, "%s", p->msg) != CP_OK)
-			return CP_ENOMEM;
+		int rc = cp__diag_add(diag, CP_SEV_ERROR, ld->file, p->line, p->col, "%s", p->msg);
+		if (rc != CP_OK)
+			return rc;
 	}
 	return ld->problems[0].code;
 }
@@ -248,9 +251,8 @@ static const char *suggest(hint *h, const char *name, const char *const *candida
 static void position_of(const char *text, size_t len, size_t offset, unsigned *line,
                         unsigned *col)
 {
-	size_t start = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 	unsigned l = 1, c = 1;
-	for (size_t i = start; i < offset && i < len; i++) {
+	for (size_t i = 0; i < offset && i < len; i++) {
 		if (text[i] == '\n') {
 			l++;
 			c = 1;
@@ -265,7 +267,8 @@ static void position_of(const char *text, size_t len, size_t offset, unsigned *l
 static int syntax_error(loader *ld, const yaml_parser_t *p, const char *text, size_t len)
 {
 	const char *msg = p->problem ? p->problem : "unknown error";
-	unsigned line = (unsigned)p->problem_mark.line + 1, col = (unsigned)p->problem_mark.column + 1;
+	unsigned line = (unsigned)p->problem_mark.line + 1;
+	unsigned col = (unsigned)p->problem_mark.column + 1;
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
 		ld->nomem = true;
@@ -325,7 +328,8 @@ static int attach(loader *ld, parse_state *ps, ynode *n)
 /* A node event (scalar, alias, sequence or mapping start) into the tree. */
 static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 {
-	unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+	unsigned line = (unsigned)ev->start_mark.line + 1;
+	unsigned col = (unsigned)ev->start_mark.column + 1;
 	if (++ld->nodes > MAX_NODES) {
 		report_at(ld, CP_ELIMIT, line, col, "too many YAML nodes (at most %u)", MAX_NODES);
 		return CP_ELIMIT;
@@ -347,7 +351,8 @@ static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 		n->len = ev->data.scalar.length;
 		n->text = cp__strndup((const char *)ev->data.scalar.value, n->len);
 		if (n->text && memchr(n->text, '\0', n->len)) {
-			report_at(ld, CP_EINVAL, line, col, "a NUL character is not allowed in a value");
+			report_at(ld, CP_EINVAL, line, col,
+			          "a NUL character is not allowed in a value");
 			n->bad = true;
 		}
 		break;
@@ -357,7 +362,7 @@ static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 		n->bad = true;
 		n->text = cp__strdup("");
 		report_at(ld, CP_EINVAL, line, col,
-		          "YAML aliases ('*%s') are not supported: write the value out",
+		          "YAML aliases ('*%.60s') are not supported: write the value out",
 		          (const char *)ev->data.alias.anchor);
 		break;
 	case YAML_SEQUENCE_START_EVENT:
@@ -376,11 +381,12 @@ static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 		ld->nomem = true;
 		return CP_ENOMEM;
 	}
+	/* anchors and tags are ASCII (libyaml checks): "%.60s" cuts no character */
 	if (anchor)
-		report_at(ld, CP_EINVAL, line, col, "YAML anchors ('&%s') are not supported",
+		report_at(ld, CP_EINVAL, line, col, "YAML anchors ('&%.60s') are not supported",
 		          (const char *)anchor);
 	if (tag) {
-		report_at(ld, CP_EINVAL, line, col, "YAML tags ('%s') are not supported",
+		report_at(ld, CP_EINVAL, line, col, "YAML tags ('%.60s') are not supported",
 		          (const char *)tag);
 		n->bad = true;
 	}
@@ -413,8 +419,14 @@ static int parse(loader *ld, const char *text, size_t len, ynode **root)
 		ld->nomem = true;
 		return CP_ENOMEM;
 	}
+	/* With the encoding set (no UTF-16 guessing), libyaml does not skip a
+	 * UTF-8 byte order mark itself. */
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING); /* no UTF-16 guessing */
+	yaml_parser_set_encoding(&p, YAML_UTF8_ENCODING);
 	int rc = CP_OK, docs = 0;
 	bool done = false;
 	while (!done && rc == CP_OK) {
@@ -574,6 +586,7 @@ static bool get_bool(loader *ld, const ynode *key, const ynode *v, const char *w
 	return false;
 }
 
+/* An integer from min to max; max INT32_MAX reads "a positive integer". */
 static bool get_int(loader *ld, const ynode *key, const ynode *v, const char *w, int min,
                     int max, int *out)
 {
@@ -581,18 +594,19 @@ static bool get_int(loader *ld, const ynode *key, const ynode *v, const char *w,
 		return false;
 	int64_t x = 0;
 	const char *why;
-	bool number = cp__parse_int(v->text, v->len, &x, &why) == CP_OK;
-	if (number && v->plain && x >= min && x <= max) {
+	bool fits = cp__parse_int(v->text, v->len, &x, &why) == CP_OK && x >= min && x <= max;
+	if (fits && v->plain) {
 		*out = (int)x;
 		return true;
 	}
 	shown sh;
+	const char *advice = fits ? quote_hint(v) : "";
 	if (max == INT32_MAX)
 		report(ld, CP_EINVAL, v, "%s must be a positive integer, not %s%s", w, show(&sh, v),
-		       number && x >= min ? quote_hint(v) : "");
+		       advice);
 	else
-		report(ld, CP_EINVAL, v, "%s must be an integer between %d and %d, not %s%s", w, min,
-		       max, show(&sh, v), number && x >= min && x <= max ? quote_hint(v) : "");
+		report(ld, CP_EINVAL, v, "%s must be an integer between %d and %d, not %s%s", w,
+		       min, max, show(&sh, v), advice);
 	return false;
 }
 
@@ -611,18 +625,21 @@ static void each_pair(loader *ld, const ynode *map, bool of_fields, pair_fn *fn,
 		if (k->bad)
 			continue;
 		if (k->kind != Y_SCALAR) {
-			report(ld, CP_EINVAL, k, "a key must be a single value, not %s", kind_name(k));
+			report(ld, CP_EINVAL, k, "a key must be a single value, not %s",
+			       kind_name(k));
 			continue;
 		}
 		const ynode *first = nameset_add(&seen, k);
 		if (first) {
 			shown sh;
 			if (of_fields)
-				report(ld, CP_EINVAL, k, "field %s is defined twice (first at line %u)",
-				       show(&sh, k), first->line);
+				report(ld, CP_EINVAL, k,
+				       "field %s is defined twice (first at line %u, column %u)",
+				       show(&sh, k), first->line, first->col);
 			else
-				report(ld, CP_EINVAL, k, "duplicate key %s (first at line %u)",
-				       show(&sh, k), first->line);
+				report(ld, CP_EINVAL, k,
+				       "duplicate key %s (first at line %u, column %u)",
+				       show(&sh, k), first->line, first->col);
 			continue;
 		}
 		fn(ld, k, v, ctx);
@@ -653,7 +670,7 @@ typedef struct field_def {
 	const ynode *values_key, *open_key, *max_key, *normalize_key;
 	value_def *values;
 	size_t nvalues;
-	bool open;
+	int open;             /* -1 not given (or invalid), 0 or 1 */
 	int max;
 	int normalize;
 } field_def;
@@ -709,36 +726,43 @@ static bool push_value(loader *ld, field_def *fd, const ynode *value, const ynod
 	return true;
 }
 
-/* One listed value (and its label node, NULL if none). */
-static void read_value(loader *ld, field_def *fd, nameset *seen, const ynode *value,
+/* One listed value (and its label node, NULL if none); false if it has a
+ * problem (reported). */
+static bool read_value(loader *ld, field_def *fd, nameset *seen, const ynode *value,
                        const ynode *label)
 {
 	what w;
 	shown a, b;
-	snprintf(w.s, sizeof(w.s), "a value of field %s", show(&a, fd->name));
-	if (!get_text(ld, value, value, MAX_TEXT, w.s)) {
-		fd->ok = false;
-		return;
+	if (value->bad)
+		return false;
+	if (value->kind != Y_SCALAR) {
+		report(ld, CP_EINVAL, value, "a value of field %s must be a string, not %s",
+		       show(&a, fd->name), kind_name(value));
+		return false;
 	}
+	if (is_null(value) || value->len == 0) {
+		report(ld, CP_EINVAL, value, "field %s lists an empty value", show(&a, fd->name));
+		return false;
+	}
+	snprintf(w.s, sizeof(w.s), "a value of field %s", show(&a, fd->name));
+	if (!get_text(ld, value, value, MAX_TEXT, w.s))
+		return false;
 	const ynode *first = nameset_add(seen, value);
 	if (first) {
-		report(ld, CP_EINVAL, value, "value %s of field %s is listed twice (first at line %u)",
-		       show(&a, value), show(&b, fd->name), first->line);
-		fd->ok = false;
-		return;
+		report(ld, CP_EINVAL, value,
+		       "value %s of field %s is listed twice (first at line %u, column %u)",
+		       show(&a, value), show(&b, fd->name), first->line, first->col);
+		return false;
 	}
 	if (label && is_null(label) && !label->bad) {
 		label = NULL; /* "value:" with no label: the value is its own label */
 	} else if (label) {
 		snprintf(w.s, sizeof(w.s), "the label of value %s of field %s", show(&a, value),
 		         show(&b, fd->name));
-		if (!get_text(ld, value, label, MAX_TEXT, w.s)) {
-			fd->ok = false;
-			return;
-		}
+		if (!get_text(ld, value, label, MAX_TEXT, w.s))
+			return false;
 	}
-	if (!push_value(ld, fd, value, label))
-		fd->ok = false;
+	return push_value(ld, fd, value, label);
 }
 
 static void read_values(loader *ld, field_def *fd, const ynode *key, const ynode *v)
@@ -764,10 +788,12 @@ static void read_values(loader *ld, field_def *fd, const ynode *key, const ynode
 	}
 	if (v->kind == Y_SEQ) {
 		for (size_t i = 0; i < v->nkids; i++)
-			read_value(ld, fd, &seen, v->kids[i], NULL);
+			if (!read_value(ld, fd, &seen, v->kids[i], NULL))
+				fd->ok = false;
 	} else {
 		for (size_t i = 0; i + 1 < v->nkids; i += 2)
-			read_value(ld, fd, &seen, v->kids[i], v->kids[i + 1]);
+			if (!read_value(ld, fd, &seen, v->kids[i], v->kids[i + 1]))
+				fd->ok = false;
 	}
 	nameset_free(&seen);
 }
@@ -801,7 +827,8 @@ static void read_attribute(loader *ld, const ynode *key, const ynode *v, void *c
 	if (strcmp(k, "type") == 0) {
 		read_type(ld, fd, key, v);
 	} else if (strcmp(k, "label") == 0) {
-		ok = (fd->label = get_text(ld, key, v, MAX_TEXT, describe(&w, k, fd->name))) != NULL;
+		fd->label = get_text(ld, key, v, MAX_TEXT, describe(&w, k, fd->name));
+		ok = fd->label != NULL;
 	} else if (strcmp(k, "description") == 0) {
 		fd->description = get_text(ld, key, v, MAX_DESCRIPTION, describe(&w, k, fd->name));
 		ok = fd->description != NULL;
@@ -810,8 +837,11 @@ static void read_attribute(loader *ld, const ynode *key, const ynode *v, void *c
 	} else if (strcmp(k, "personal") == 0) {
 		ok = get_bool(ld, key, v, describe(&w, k, fd->name), &fd->personal);
 	} else if (strcmp(k, "open") == 0) {
+		bool open;
 		fd->open_key = key;
-		ok = get_bool(ld, key, v, describe(&w, k, fd->name), &fd->open);
+		ok = get_bool(ld, key, v, describe(&w, k, fd->name), &open);
+		if (ok)
+			fd->open = open;
 	} else if (strcmp(k, "max") == 0) {
 		fd->max_key = key;
 		ok = get_int(ld, key, v, describe(&w, k, fd->name), 1, INT32_MAX, &fd->max);
@@ -877,7 +907,7 @@ static void read_field_def(loader *ld, field_def *fd, const ynode *v)
 	check_applies(ld, fd, fd->open_key, CP_TYPE_ENUM);
 	check_applies(ld, fd, fd->max_key, CP_TYPE_LIST);
 	check_applies(ld, fd, fd->normalize_key, CP_TYPE_STRING);
-	if (fd->type == CP_TYPE_ENUM && fd->open_key && !fd->open && !fd->values_key) {
+	if (fd->type == CP_TYPE_ENUM && fd->open == 0 && !fd->values_key) {
 		report(ld, CP_EINVAL, fd->open_key,
 		       "field %s is a closed enum ('open: false') but lists no 'values'",
 		       show(&sh, fd->name));
@@ -885,10 +915,18 @@ static void read_field_def(loader *ld, field_def *fd, const ynode *v)
 	}
 }
 
+static bool is_keyword(const char *name)
+{
+	for (size_t i = 0; i < COUNT(keywords); i++)
+		if (strcmp(name, keywords[i]) == 0)
+			return true;
+	return false;
+}
+
 static bool valid_field_name(loader *ld, const ynode *k)
 {
 	shown sh;
-	if (is_null(k) || k->len == 0) {
+	if (k->len == 0) {
 		report(ld, CP_EINVAL, k, "a field name is empty");
 		return false;
 	}
@@ -912,20 +950,20 @@ static bool valid_field_name(loader *ld, const ynode *k)
 			lower[i] = (char)(k->text[i] >= 'A' && k->text[i] <= 'Z' ? k->text[i] + 32
 			                                                       : k->text[i]);
 		hint h;
-		if (lower_valid)
+		if (lower_valid && !is_keyword(lower))
 			snprintf(h.s, sizeof(h.s), " (did you mean '%s'?)", lower);
+		else
+			h.s[0] = '\0';
 		report(ld, CP_EINVAL, k,
 		       "field name %s is not valid: use a-z, 0-9 and '_', starting with a letter "
 		       "or '_'%s",
-		       show(&sh, k), lower_valid ? h.s : "");
+		       show(&sh, k), h.s);
 		return false;
 	}
-	for (size_t i = 0; i < COUNT(keywords); i++) {
-		if (strcmp(k->text, keywords[i]) == 0) {
-			report(ld, CP_EINVAL, k,
-			       "field name %s is a keyword of the rule language", show(&sh, k));
-			return false;
-		}
+	if (is_keyword(k->text)) {
+		report(ld, CP_EINVAL, k, "field name %s is a keyword of the rule language",
+		       show(&sh, k));
+		return false;
 	}
 	return true;
 }
@@ -945,7 +983,8 @@ static void add_field(loader *ld, const field_def *fd)
 	field->personal = fd->personal;
 	field->max_items = fd->max;
 	field->normalize = fd->normalize;
-	field->closed = fd->type == CP_TYPE_ENUM && fd->nvalues > 0 && !fd->open;
+	/* default: closed when values are listed, open when none are */
+	field->closed = fd->type == CP_TYPE_ENUM && fd->nvalues > 0 && fd->open != 1;
 	if (fd->description && !(field->description = cp__strdup(fd->description))) {
 		ld->nomem = true;
 		return;
@@ -963,7 +1002,7 @@ static void add_field(loader *ld, const field_def *fd)
 static void read_field(loader *ld, const ynode *k, const ynode *v, void *ctx)
 {
 	(void)ctx;
-	field_def fd = {.name = k, .ok = true};
+	field_def fd = {.name = k, .ok = true, .open = -1};
 	if (ld->schema->nfields >= CP_MAX_FIELDS) {
 		if (!ld->over_limit)
 			report(ld, CP_ELIMIT, k, "too many fields (at most %d)", CP_MAX_FIELDS);
@@ -1009,8 +1048,9 @@ static void read_top(loader *ld, const ynode *key, const ynode *v, void *ctx)
 		if (want_scalar(ld, key, v, describe(&w, k, NULL)) &&
 		    !(v->plain && strcmp(v->text, "1") == 0)) {
 			shown sh;
-			report(ld, CP_EINVAL, v, "'custprof' must be the format version 1, not %s%s",
-			       show(&sh, v), strcmp(v->text, "1") == 0 ? quote_hint(v) : "");
+			report(ld, CP_EINVAL, v,
+			       "'custprof' must be the format version 1, not %s%s", show(&sh, v),
+			       strcmp(v->text, "1") == 0 ? quote_hint(v) : "");
 		}
 	} else if (strcmp(k, "schema") == 0) {
 		const char *name = get_text(ld, key, v, MAX_TEXT, describe(&w, k, NULL));
@@ -1110,8 +1150,8 @@ static void check_columns(loader *ld)
 			if (g->series && strlen(g->name) == base_len &&
 			    memcmp(g->name, f->name, base_len) == 0) {
 				report_at(ld, CP_EINVAL, f->line, f->col,
-				          "field '%s' has the CSV column name of month %d of series "
-				          "field '%s'",
+				          "field '%s' has the CSV column name of month %d of "
+				          "series field '%s'",
 				          f->name, month, g->name);
 				break;
 			}
@@ -1129,8 +1169,8 @@ static void check_document(loader *ld, const ynode *root)
 	if (root->kind != Y_MAP) {
 		if (!root->bad)
 			report(ld, CP_EINVAL, root,
-			       "the top level must be a mapping (custprof, schema, key, fields, ...), "
-			       "not %s",
+			       "the top level must be a mapping (custprof, schema, key, fields, "
+			       "...), not %s",
 			       root->kind == Y_SEQ ? "a list" : "a single value");
 		return;
 	}
@@ -1159,10 +1199,11 @@ static void check_document(loader *ld, const ynode *root)
 		{"fields", "the field definitions"}};
 	for (size_t i = 0; i < COUNT(required); i++)
 		if (!map_get(root, required[i][0]))
-			report(ld, CP_EINVAL, root, "missing '%s' (%s)", required[i][0], required[i][1]);
+			report(ld, CP_EINVAL, root, "missing '%s' (%s)", required[i][0],
+			       required[i][1]);
 	if (t.fields)
 		read_fields(ld, t.fields_key, t.fields);
-	if (t.key && t.fields && t.fields->kind == Y_MAP)
+	if (t.key && t.fields && t.fields->kind == Y_MAP && node_size(t.fields) > 0)
 		check_key(ld, &t);
 	check_columns(ld);
 }
