@@ -98,6 +98,27 @@ static int strpool_grow_hash(cp_strpool *p)
 	return CP_OK;
 }
 
+int cp__strpool_add(cp_strpool *p, const char *s, size_t len, uint32_t *id)
+{
+	if (len > CP_POOL_LIMIT - p->len)
+		return CP_ELIMIT;
+	if (p->len + len + 1 > p->cap) {
+		size_t cap = p->cap;
+		while (cap < p->len + len + 1)
+			cap += cap / 2 + 64;
+		char *b = cp__realloc(p->bytes, cap);
+		if (!b)
+			return CP_ENOMEM;
+		p->bytes = b;
+		p->cap = cap;
+	}
+	*id = (uint32_t)p->len;
+	memcpy(p->bytes + p->len, s, len);
+	p->bytes[p->len + len] = '\0';
+	p->len += len + 1;
+	return CP_OK;
+}
+
 int cp__strpool_intern(cp_strpool *p, const char *s, size_t len, uint32_t *id)
 {
 	uint32_t h = str_hash(s, len) & p->mask;
@@ -119,23 +140,11 @@ int cp__strpool_intern(cp_strpool *p, const char *s, size_t len, uint32_t *id)
 		for (h = str_hash(s, len) & p->mask; p->hash[h]; h = (h + 1) & p->mask)
 			;
 	}
-	if (p->len + len + 1 > p->cap) {
-		size_t cap = p->cap;
-		while (cap < p->len + len + 1)
-			cap += cap / 2 + 64;
-		char *b = cp__realloc(p->bytes, cap);
-		if (!b)
-			return CP_ENOMEM;
-		p->bytes = b;
-		p->cap = cap;
-	}
-	uint32_t nid = (uint32_t)p->len;
-	memcpy(p->bytes + nid, s, len);
-	p->bytes[nid + len] = '\0';
-	p->len += len + 1;
+	int rc = cp__strpool_add(p, s, len, id);
+	if (rc != CP_OK)
+		return rc;
 	p->count++;
-	p->hash[h] = nid + 1;
-	*id = nid;
+	p->hash[h] = *id + 1;
 	return CP_OK;
 }
 
@@ -184,7 +193,8 @@ void cp__listpool_free(cp_listpool *p)
 
 static bool list_equal(const cp_listpool *p, uint32_t id, const uint32_t *ids, uint32_t n)
 {
-	return p->items[id] == n && memcmp(p->items + id + 1, ids, (size_t)n * sizeof(uint32_t)) == 0;
+	return p->items[id] == n &&
+	       (n == 0 || memcmp(p->items + id + 1, ids, (size_t)n * sizeof(uint32_t)) == 0);
 }
 
 static int listpool_grow_hash(cp_listpool *p)
@@ -210,6 +220,28 @@ static int listpool_grow_hash(cp_listpool *p)
 	return CP_OK;
 }
 
+int cp__listpool_add(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id)
+{
+	if ((size_t)n + 1 > CP_POOL_LIMIT - p->len)
+		return CP_ELIMIT;
+	if (p->len + n + 1 > p->cap) {
+		size_t cap = p->cap;
+		while (cap < p->len + n + 1)
+			cap += cap / 2 + 16;
+		uint32_t *it = cp__reallocarray(p->items, cap, sizeof(uint32_t));
+		if (!it)
+			return CP_ENOMEM;
+		p->items = it;
+		p->cap = cap;
+	}
+	*id = (uint32_t)p->len;
+	p->items[p->len] = n;
+	if (n)
+		memcpy(p->items + p->len + 1, ids, (size_t)n * sizeof(uint32_t));
+	p->len += (size_t)n + 1;
+	return CP_OK;
+}
+
 int cp__listpool_intern(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id)
 {
 	uint32_t h = list_hash(ids, n) & p->mask;
@@ -231,24 +263,11 @@ int cp__listpool_intern(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_
 		for (h = list_hash(ids, n) & p->mask; p->hash[h]; h = (h + 1) & p->mask)
 			;
 	}
-	if (p->len + n + 1 > p->cap) {
-		size_t cap = p->cap;
-		while (cap < p->len + n + 1)
-			cap += cap / 2 + 16;
-		uint32_t *it = cp__reallocarray(p->items, cap, sizeof(uint32_t));
-		if (!it)
-			return CP_ENOMEM;
-		p->items = it;
-		p->cap = cap;
-	}
-	uint32_t nid = (uint32_t)p->len;
-	p->items[nid] = n;
-	if (n)
-		memcpy(p->items + nid + 1, ids, (size_t)n * sizeof(uint32_t));
-	p->len += (size_t)n + 1;
+	int rc = cp__listpool_add(p, ids, n, id);
+	if (rc != CP_OK)
+		return rc;
 	p->count++;
-	p->hash[h] = nid + 1;
-	*id = nid;
+	p->hash[h] = *id + 1;
 	return CP_OK;
 }
 
@@ -387,10 +406,12 @@ int cp__store_lookup(const cp_store *s, const char *key, size_t len, char *buf,
 	if (kf->normalize != CP_NORM_NONE) {
 		const char *why;
 		int rc = cp__store_normalize_key(s->schema, key, len, buf, CP_KEY_BUF, &why);
+		/* A key that cannot be normalized cannot be stored either. */
 		if (rc != CP_OK) {
 			if (kf->personal || !cp__utf8_valid(key, len))
-				return cp__fail(err, rc, "bad key for field '%s': %s", kf->name, why);
-			return cp__fail(err, rc, "bad key '%s' for field '%s': %s", key, kf->name, why);
+				return cp__fail(err, CP_ENOTFOUND, "no profile with that key: %s", why);
+			return cp__fail(err, CP_ENOTFOUND, "no profile with key '%.*s': %s", (int)len,
+			                key, why);
 		}
 		*nk = buf;
 		*nlen = strlen(buf);
@@ -400,7 +421,7 @@ int cp__store_lookup(const cp_store *s, const char *key, size_t len, char *buf,
 		return CP_OK;
 	if (kf->personal || !cp__utf8_valid(*nk, *nlen))
 		return cp__fail(err, CP_ENOTFOUND, "no profile with that key");
-	return cp__fail(err, CP_ENOTFOUND, "no profile with key '%s'", *nk);
+	return cp__fail(err, CP_ENOTFOUND, "no profile with key '%.*s'", (int)*nlen, *nk);
 }
 
 /* ---- the store ---- */
