@@ -868,10 +868,22 @@ static void put_csv_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* 1 if path names the file open as fd. */
+static bool same_file(int fd, const char *path)
+{
+	struct stat a, b;
+	return fd >= 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 static int open_rejects(csv_load *L)
 {
 	if (!L->rejects_path)
 		return CP_OK;
+	/* creating the rejects file truncates it: never the input */
+	if (same_file(L->rd.fd, L->rejects_path))
+		return cp__fail(&L->store->obj, CP_EINVAL,
+		                "%s: the rejects file is the input file", L->rejects_path);
 	L->rejects = fopen(L->rejects_path, "w");
 	if (!L->rejects)
 		return cp__fail(&L->store->obj, CP_EIO, "%s: cannot create the rejects file: %s",

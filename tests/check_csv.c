@@ -919,6 +919,17 @@ START_TEST(test_rejects_file_golden)
 	ck_assert_ptr_nonnull(strstr(cp_errmsg(f.store), "no/such/dir.csv: cannot create the rejects "
 	                                                 "file: No such file or directory"));
 	ck_assert_str_eq(fx_cell(&f, "13800000009", "age", 0), "<no profile>");
+	/* nor one that is the input file: it would be truncated */
+	char input[4096];
+	snprintf(input, sizeof(input), "%s", tu_path(dir, "in.csv"));
+	tu_write_file(input, "msisdn,age\n13800000009,1\n", 25);
+	ck_assert_int_eq(cp_load_opts_set_rejects_path(o, input), CP_OK);
+	ck_assert_int_eq(cp_store_load_csv(f.store, input, o, f.report), CP_EINVAL);
+	ck_assert_str_eq(strstr(cp_errmsg(f.store), "in.csv:"),
+	                 "in.csv: the rejects file is the input file");
+	got = tu_read_file(input, NULL);
+	ck_assert_str_eq(got, "msisdn,age\n13800000009,1\n");
+	free(got);
 	cp_load_opts_free(o);
 	fx_free(&f);
 	tu_rmdir(dir);
