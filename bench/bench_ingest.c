@@ -204,8 +204,8 @@ int main(int argc, char **argv)
 	uint64_t bytes = 0, loaded = 0, nrows = 0;
 	size_t mem = 0, row_bytes = 0, count = 0;
 	for (int r = 0; r < runs; r++) {
-		cp_store *store;
-		cp_load_report *report;
+		cp_store *store = NULL;
+		cp_load_report *report = NULL;
 		if (cp_store_new(&store, schema) != CP_OK || cp_load_report_new(&report) != CP_OK)
 			die("setup", "out of memory");
 		double t0 = now(), c0 = cpu_now();

@@ -65,7 +65,7 @@ void cp__obj_fini(cp_obj *obj);
 /* Record a failure message on a handle and return code (for `return
  * cp__fail(...)`).  Never fails: without memory the message is dropped. */
 int cp__fail(cp_obj *obj, int code, const char *fmt, ...) CP_PRINTF(3, 4);
-int cp__vfail(cp_obj *obj, int code, const char *fmt, va_list ap);
+int cp__vfail(cp_obj *obj, int code, const char *fmt, va_list ap) CP_PRINTF(3, 0);
 void cp__clear_error(cp_obj *obj);
 
 /* ---- growable byte buffer ---- */
@@ -84,7 +84,7 @@ int cp__buf_append(cp_buf *b, const void *data, size_t len);
 int cp__buf_puts(cp_buf *b, const char *s);
 int cp__buf_putc(cp_buf *b, char c);
 int cp__buf_printf(cp_buf *b, const char *fmt, ...) CP_PRINTF(2, 3);
-int cp__buf_vprintf(cp_buf *b, const char *fmt, va_list ap);
+int cp__buf_vprintf(cp_buf *b, const char *fmt, va_list ap) CP_PRINTF(2, 0);
 /* Detach the content (NUL-terminated) and reset b; NULL without memory. */
 char *cp__buf_steal(cp_buf *b);
 
@@ -94,7 +94,7 @@ char *cp__buf_steal(cp_buf *b);
 int cp__diag_add(cp_diag *diag, int severity, const char *file, unsigned line,
                  unsigned col, const char *fmt, ...) CP_PRINTF(6, 7);
 int cp__diag_vadd(cp_diag *diag, int severity, const char *file, unsigned line,
-                  unsigned col, const char *fmt, va_list ap);
+                  unsigned col, const char *fmt, va_list ap) CP_PRINTF(6, 0);
 
 /* ---- text helpers (text.c) ---- */
 /* Levenshtein distance, capped: returns > max as soon as it exceeds max. */

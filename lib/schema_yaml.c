@@ -114,6 +114,8 @@ typedef struct loader {
 } loader;
 
 static void vreport_at(loader *ld, int code, unsigned line, unsigned col, const char *fmt,
+                       va_list ap) CP_PRINTF(5, 0);
+static void vreport_at(loader *ld, int code, unsigned line, unsigned col, const char *fmt,
                        va_list ap)
 {
 	if (ld->nproblems == ld->cap) {

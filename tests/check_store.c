@@ -1259,6 +1259,12 @@ START_TEST(test_memory_target)
 	cp_profile_free(p);
 	cp_store_free(st);
 	cp_schema_free(d);
+	/* the built-in default schema itself */
+	cp_schema *def;
+	ck_assert_int_eq(cp_schema_default(&def), CP_OK);
+	ck_assert_int_eq(cp_schema_field_count(def), 78);
+	check_memory_target(def, 20000);
+	cp_schema_free(def);
 }
 END_TEST
 

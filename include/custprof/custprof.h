@@ -378,7 +378,8 @@ CP_API int cp_store_save(cp_store *store, const char *path, int flags);
  */
 CP_API int cp_store_open(cp_store **out, const char *path, cp_diag *diag);
 /* Check every checksum of a snapshot file.  CP_OK, or CP_ECORRUPT with each
- * problem (section and offset) added to diag. */
+ * problem (section and offset) added to diag (CP_EVERSION, CP_ENOTFOUND or
+ * CP_EIO when the file cannot be read as a snapshot at all). */
 CP_API int cp_snapshot_verify(const char *path, cp_diag *diag);
 
 /* ------------------------------------------------------------------------
