@@ -481,7 +481,7 @@ START_TEST(test_set_dedup_and_canonical_order)
 	get("13800000003");
 	ck_assert_int_eq(cp_view_item_count(view, F_ADDONS, 0), 200);
 	for (int i = 0; i < 200; i++) {
-		char want[8];
+		char want[16];
 		snprintf(want, sizeof(want), "%03d", i);
 		ck_assert_str_eq(cp_view_item(view, F_ADDONS, 0, i), want);
 	}
@@ -1037,7 +1037,7 @@ START_TEST(test_foreach)
 	int n = 0;
 	ck_assert_int_eq(cp_store_foreach(store, count_all, &n), CP_OK);
 	ck_assert_int_eq(n, 0);
-	char key[16];
+	char key[32];
 	for (int i = 0; i < 10; i++) {
 		snprintf(key, sizeof(key), "138000000%02d", i);
 		put_key(key);
