@@ -1,0 +1,869 @@
+/*
+ * rules_eval.c — the evaluator: one pass over the program's instructions,
+ * reading one profile row, writing value slots of a cp_result.  Nothing is
+ * allocated while evaluating.
+ *
+ * Semantics (DESIGN §5.2), in one place:
+ *  - any operand null -> null (arithmetic, comparisons, scalar functions),
+ *    except and/or/not (Kleene), coalesce, present, if (null condition ->
+ *    else branch) and the aggregates (which skip nulls);
+ *  - integer overflow, division by zero, and a float result that is not
+ *    finite give null;
+ *  - '/' is float division; money is integer fen; money converted to float
+ *    is yuan.
+ */
+#include "rules.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- integer arithmetic with overflow -> null ---- */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ADD_OVF(a, b, r) __builtin_add_overflow(a, b, r)
+#define SUB_OVF(a, b, r) __builtin_sub_overflow(a, b, r)
+#define MUL_OVF(a, b, r) __builtin_mul_overflow(a, b, r)
+#else
+static bool add_ovf(int64_t a, int64_t b, int64_t *r)
+{
+	if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b))
+		return true;
+	*r = a + b;
+	return false;
+}
+static bool sub_ovf(int64_t a, int64_t b, int64_t *r)
+{
+	if ((b < 0 && a > INT64_MAX + b) || (b > 0 && a < INT64_MIN + b))
+		return true;
+	*r = a - b;
+	return false;
+}
+static bool mul_ovf(int64_t a, int64_t b, int64_t *r)
+{
+	if (a && b &&
+	    (a > 0 ? (b > 0 ? a > INT64_MAX / b : b < INT64_MIN / a)
+	           : (b > 0 ? a < INT64_MIN / b : a < INT64_MAX / b)))
+		return true;
+	*r = a * b;
+	return false;
+}
+#define ADD_OVF(a, b, r) add_ovf(a, b, r)
+#define SUB_OVF(a, b, r) sub_ovf(a, b, r)
+#define MUL_OVF(a, b, r) mul_ovf(a, b, r)
+#endif
+
+static inline void set_f(cp__slot *o, double v)
+{
+	o->v.f = v;
+	o->null = !isfinite(v);
+}
+
+static inline void set_i(cp__slot *o, int64_t v)
+{
+	o->v.i = v;
+	o->null = 0;
+}
+
+static inline bool truth(const cp__slot *x)
+{
+	return !x->null && x->v.i;
+}
+
+/* Whole calendar months from day a to day b (a <= b); a month is complete
+ * when b's day of month reaches a's, or b is the last day of its month. */
+static int64_t whole_months(int64_t a, int64_t b)
+{
+	int ya, ma, da, yb, mb, db;
+	cp__civil_from_days((cp_date)a, &ya, &ma, &da);
+	cp__civil_from_days((cp_date)b, &yb, &mb, &db);
+	int64_t m = (int64_t)(yb - ya) * 12 + (mb - ma);
+	if (db < da && db != cp__days_in_month(yb, mb))
+		m--;
+	return m;
+}
+
+static int64_t months_between(int64_t d, int64_t asof)
+{
+	return d <= asof ? whole_months(d, asof) : -whole_months(asof, d);
+}
+
+static bool item_has(const uint32_t *items, const char *strings, const char *s)
+{
+	uint32_t n = items[0];
+	for (uint32_t i = 1; i <= n; i++)
+		if (strcmp(strings + items[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* Least-squares slope of the non-null elements, x = -index. */
+static void slope(const cp__slot *a, uint32_t n, int kind, cp__slot *o)
+{
+	double sx = 0, sy = 0;
+	uint32_t m = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		if (a[k].null)
+			continue;
+		double y = kind == 1 ? a[k].v.f : (double)a[k].v.i;
+		sx += -(double)k;
+		sy += y;
+		m++;
+	}
+	if (m < 2) {
+		o->null = 1;
+		return;
+	}
+	double mx = sx / m, my = sy / m, sxx = 0, sxy = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		if (a[k].null)
+			continue;
+		double y = kind == 1 ? a[k].v.f : (double)a[k].v.i;
+		double dx = -(double)k - mx;
+		sxx += dx * dx;
+		sxy += dx * (y - my);
+	}
+	double r = sxy / sxx;
+	if (kind == 2)
+		r /= 100.0;
+	set_f(o, r);
+}
+
+#define LOOP for (uint32_t k = 0; k < n; k++)
+#define XA (A + k * ia)
+#define XB (B + k * ib)
+#define XC (C + k * ic)
+#define XD (D + k)
+
+/* Element-wise binary operations: null if either operand is null. */
+#define BIN(...)                                          \
+	LOOP {                                                \
+		const cp__slot *x = XA, *y = XB;                  \
+		cp__slot *o = XD;                                 \
+		if (x->null | y->null) {                          \
+			o->null = 1;                                  \
+			continue;                                     \
+		}                                                 \
+		__VA_ARGS__;                                      \
+	}                                                     \
+	break
+
+#define UN(...)                                           \
+	LOOP {                                                \
+		const cp__slot *x = XA;                           \
+		cp__slot *o = XD;                                 \
+		if (x->null) {                                    \
+			o->null = 1;                                  \
+			continue;                                     \
+		}                                                 \
+		__VA_ARGS__;                                      \
+	}                                                     \
+	break
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+static ALWAYS_INLINE void exec(const cp__insn *in, cp__slot *s, const cp__ectx *cx)
+{
+	const uint32_t n = in->n;
+	const size_t ia = in->sa, ib = in->sb, ic = in->sc;
+	cp__slot *D = s + in->dst;
+	const cp__slot *A = s + in->a, *B = s + in->b, *C = s + in->c;
+	switch (in->op) {
+	/* ---- loads: a = presence cell, b = byte offset, c = width ---- */
+	case OP_LOAD_I64:
+		LOOP {
+			D[k].null = !cp__row_present(cx->row, in->a + k);
+			memcpy(&D[k].v.i, cx->row + in->b + k * 8, 8);
+		}
+		break;
+	case OP_LOAD_F64:
+		LOOP {
+			D[k].null = !cp__row_present(cx->row, in->a + k);
+			memcpy(&D[k].v.f, cx->row + in->b + k * 8, 8);
+		}
+		break;
+	case OP_LOAD_BOOL:
+		LOOP {
+			D[k].null = !cp__row_present(cx->row, in->a + k);
+			D[k].v.i = cx->row[in->b + k] != 0;
+		}
+		break;
+	case OP_LOAD_DATE: {
+		int32_t v;
+		LOOP {
+			D[k].null = !cp__row_present(cx->row, in->a + k);
+			memcpy(&v, cx->row + in->b + k * 4, 4);
+			D[k].v.i = v;
+		}
+		break;
+	}
+	case OP_LOAD_ENUM: {
+		uint32_t v;
+		LOOP {
+			D[k].null = !cp__row_present(cx->row, in->a + k);
+			memcpy(&v, cx->row + in->b + k * 4, 4);
+			D[k].v.i = v;
+		}
+		break;
+	}
+	case OP_LOAD_STR: {
+		uint32_t v;
+		LOOP {
+			D[k].null = !cp__row_present(cx->row, in->a + k);
+			memcpy(&v, cx->row + in->b + k * 4, 4);
+			D[k].v.s = cx->strings + v;
+		}
+		break;
+	}
+	case OP_LOAD_ITEMS: {
+		uint32_t v;
+		LOOP {
+			D[k].null = !cp__row_present(cx->row, in->a + k);
+			memcpy(&v, cx->row + in->b + k * 4, 4);
+			D[k].v.l = cx->lists + v;
+		}
+		break;
+	}
+
+	/* ---- conversions ---- */
+	case OP_I2F: UN(set_f(o, (double)x->v.i));
+	case OP_M2F: UN(set_f(o, (double)x->v.i / 100.0));
+	case OP_I2M: UN(o->null = MUL_OVF(x->v.i, (int64_t)100, &o->v.i));
+	case OP_E2S:
+		UN(if ((uint64_t)x->v.i < in->c) {
+			o->v.s = ((const char *const *)in->imm.p)[x->v.i];
+			o->null = 0;
+		} else o->null = 1);
+
+	/* ---- arithmetic ---- */
+	case OP_ADD_I: BIN(o->null = ADD_OVF(x->v.i, y->v.i, &o->v.i));
+	case OP_SUB_I: BIN(o->null = SUB_OVF(x->v.i, y->v.i, &o->v.i));
+	case OP_MUL_I: BIN(o->null = MUL_OVF(x->v.i, y->v.i, &o->v.i));
+	case OP_MOD_I:
+		BIN(if (y->v.i == 0 || (y->v.i == -1 && x->v.i == INT64_MIN)) o->null = 1;
+		    else set_i(o, x->v.i % y->v.i));
+	case OP_NEG_I:
+		UN(if (x->v.i == INT64_MIN) o->null = 1; else set_i(o, -x->v.i));
+	case OP_ADD_F: BIN(set_f(o, x->v.f + y->v.f));
+	case OP_SUB_F: BIN(set_f(o, x->v.f - y->v.f));
+	case OP_MUL_F: BIN(set_f(o, x->v.f * y->v.f));
+	case OP_DIV_F: BIN(if (y->v.f == 0) o->null = 1; else set_f(o, x->v.f / y->v.f));
+	case OP_NEG_F: UN(set_f(o, -x->v.f));
+
+	/* ---- comparisons ---- */
+	case OP_EQ_I: BIN(set_i(o, x->v.i == y->v.i));
+	case OP_NE_I: BIN(set_i(o, x->v.i != y->v.i));
+	case OP_LT_I: BIN(set_i(o, x->v.i < y->v.i));
+	case OP_LE_I: BIN(set_i(o, x->v.i <= y->v.i));
+	case OP_GT_I: BIN(set_i(o, x->v.i > y->v.i));
+	case OP_GE_I: BIN(set_i(o, x->v.i >= y->v.i));
+	case OP_EQ_F: BIN(set_i(o, x->v.f == y->v.f));
+	case OP_NE_F: BIN(set_i(o, x->v.f != y->v.f));
+	case OP_LT_F: BIN(set_i(o, x->v.f < y->v.f));
+	case OP_LE_F: BIN(set_i(o, x->v.f <= y->v.f));
+	case OP_GT_F: BIN(set_i(o, x->v.f > y->v.f));
+	case OP_GE_F: BIN(set_i(o, x->v.f >= y->v.f));
+	case OP_EQ_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) == 0));
+	case OP_NE_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) != 0));
+	case OP_LT_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) < 0));
+	case OP_LE_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) <= 0));
+	case OP_GT_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) > 0));
+	case OP_GE_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) >= 0));
+
+	/* ---- Kleene logic ---- */
+	case OP_AND:
+		LOOP {
+			const cp__slot *x = XA, *y = XB;
+			bool xf = !x->null && !x->v.i, yf = !y->null && !y->v.i;
+			if (xf || yf)
+				set_i(XD, 0);
+			else if (x->null | y->null)
+				XD->null = 1;
+			else
+				set_i(XD, 1);
+		}
+		break;
+	case OP_OR:
+		LOOP {
+			const cp__slot *x = XA, *y = XB;
+			if (truth(x) || truth(y))
+				set_i(XD, 1);
+			else if (x->null | y->null)
+				XD->null = 1;
+			else
+				set_i(XD, 0);
+		}
+		break;
+	case OP_NOT: UN(set_i(o, !x->v.i));
+
+	/* ---- x in [constants]: c values at imm.p; flags 1: the list has a null ---- */
+	case OP_IN_I:
+		UN({
+			const int64_t *v = in->imm.p;
+			bool found = false;
+			for (uint32_t j = 0; j < in->c && !found; j++)
+				found = v[j] == x->v.i;
+			if (found || !in->flags)
+				set_i(o, found);
+			else
+				o->null = 1;
+		});
+	case OP_IN_S:
+		UN({
+			const char *const *v = in->imm.p;
+			bool found = false;
+			for (uint32_t j = 0; j < in->c && !found; j++)
+				found = strcmp(v[j], x->v.s) == 0;
+			if (found || !in->flags)
+				set_i(o, found);
+			else
+				o->null = 1;
+		});
+
+	/* ---- aggregates over the window a[0..n) ---- */
+	case OP_SUM_I:
+	case OP_AVG_I:
+	case OP_AVG_M: {
+		int64_t sum = 0;
+		uint32_t m = 0;
+		bool over = false;
+		LOOP {
+			if (A[k].null)
+				continue;
+			over |= ADD_OVF(sum, A[k].v.i, &sum);
+			m++;
+		}
+		if (!m || over)
+			D->null = 1;
+		else if (in->op == OP_SUM_I)
+			set_i(D, sum);
+		else
+			set_f(D, (double)sum / m / (in->op == OP_AVG_M ? 100.0 : 1.0));
+		break;
+	}
+	case OP_SUM_F:
+	case OP_AVG_F: {
+		double sum = 0;
+		uint32_t m = 0;
+		LOOP {
+			if (A[k].null)
+				continue;
+			sum += A[k].v.f;
+			m++;
+		}
+		if (!m)
+			D->null = 1;
+		else
+			set_f(D, in->op == OP_SUM_F ? sum : sum / m);
+		break;
+	}
+	case OP_MIN_I:
+	case OP_MAX_I: {
+		bool any = false, mx = in->op == OP_MAX_I;
+		int64_t best = 0;
+		LOOP {
+			if (A[k].null)
+				continue;
+			if (!any || (mx ? A[k].v.i > best : A[k].v.i < best))
+				best = A[k].v.i;
+			any = true;
+		}
+		if (any)
+			set_i(D, best);
+		else
+			D->null = 1;
+		break;
+	}
+	case OP_MIN_F:
+	case OP_MAX_F: {
+		bool any = false, mx = in->op == OP_MAX_F;
+		double best = 0;
+		LOOP {
+			if (A[k].null)
+				continue;
+			if (!any || (mx ? A[k].v.f > best : A[k].v.f < best))
+				best = A[k].v.f;
+			any = true;
+		}
+		if (any)
+			set_f(D, best);
+		else
+			D->null = 1;
+		break;
+	}
+	case OP_COUNT: {
+		int64_t c = 0;
+		LOOP c += truth(&A[k]);
+		set_i(D, c);
+		break;
+	}
+	case OP_ALL:
+	case OP_ANY:
+	case OP_NONE: {
+		bool any_true = false, any_false = false, any_null = false;
+		LOOP {
+			if (A[k].null)
+				any_null = true;
+			else if (A[k].v.i)
+				any_true = true;
+			else
+				any_false = true;
+		}
+		if (in->op == OP_ALL) {
+			if (any_false)
+				set_i(D, 0);
+			else if (any_null)
+				D->null = 1;
+			else
+				set_i(D, 1);
+		} else {
+			bool none = in->op == OP_NONE;
+			if (any_true)
+				set_i(D, none ? 0 : 1);
+			else if (any_null)
+				D->null = 1;
+			else
+				set_i(D, none ? 1 : 0);
+		}
+		break;
+	}
+	case OP_STREAK: {
+		int64_t c = 0;
+		while (c < n && truth(&A[c]))
+			c++;
+		set_i(D, c);
+		break;
+	}
+	case OP_SINCE: {
+		D->null = 1;
+		LOOP {
+			if (truth(&A[k])) {
+				set_i(D, k);
+				break;
+			}
+		}
+		break;
+	}
+	case OP_SLOPE_I: slope(A, n, 0, D); break;
+	case OP_SLOPE_F: slope(A, n, 1, D); break;
+	case OP_SLOPE_M: slope(A, n, 2, D); break;
+
+	/* ---- scalar functions (element-wise on windows) ---- */
+	case OP_MIN2_I: BIN(set_i(o, x->v.i < y->v.i ? x->v.i : y->v.i));
+	case OP_MAX2_I: BIN(set_i(o, x->v.i > y->v.i ? x->v.i : y->v.i));
+	case OP_MIN2_F: BIN(set_f(o, x->v.f < y->v.f ? x->v.f : y->v.f));
+	case OP_MAX2_F: BIN(set_f(o, x->v.f > y->v.f ? x->v.f : y->v.f));
+	case OP_ABS_I:
+		UN(if (x->v.i == INT64_MIN) o->null = 1; else set_i(o, x->v.i < 0 ? -x->v.i : x->v.i));
+	case OP_ABS_F: UN(set_f(o, fabs(x->v.f)));
+	case OP_ROUND_F:
+		UN({
+			double r = round(x->v.f); /* half away from zero */
+			if (r >= -9223372036854775808.0 && r < 9223372036854775808.0)
+				set_i(o, (int64_t)r);
+			else
+				o->null = 1;
+		});
+	case OP_ROUND_M:
+		UN({
+			/* to whole yuan, half away from zero */
+			int64_t v = x->v.i;
+			if (v > INT64_MAX - 50 || v < INT64_MIN + 50)
+				o->null = 1;
+			else if (v < 0)
+				set_i(o, -((-v + 50) / 100 * 100));
+			else
+				set_i(o, (v + 50) / 100 * 100);
+		});
+	case OP_COALESCE:
+		LOOP *XD = XA->null ? *XB : *XA;
+		break;
+	case OP_PRESENT:
+		LOOP set_i(XD, !XA->null);
+		break;
+	case OP_IF:
+		LOOP *XD = truth(XA) ? *XB : *XC;
+		break;
+	case OP_LEN: UN(set_i(o, x->v.l[0]));
+	case OP_HAS: BIN(set_i(o, item_has(x->v.l, cx->strings, y->v.s)));
+	case OP_STARTS: BIN(set_i(o, strncmp(x->v.s, y->v.s, strlen(y->v.s)) == 0));
+	case OP_ENDS:
+		BIN({
+			size_t lx = strlen(x->v.s), ly = strlen(y->v.s);
+			set_i(o, lx >= ly && memcmp(x->v.s + lx - ly, y->v.s, ly) == 0);
+		});
+	case OP_CONTAINS: BIN(set_i(o, strstr(x->v.s, y->v.s) != NULL));
+	case OP_MONTHS_SINCE:
+		UN(if (!cx->has_as_of) o->null = 1; else set_i(o, months_between(x->v.i, cx->as_of)));
+	case OP_DAYS_SINCE:
+		UN(if (!cx->has_as_of) o->null = 1; else set_i(o, cx->as_of - x->v.i));
+
+	/* ---- tags and tracks ---- */
+	case OP_TRUTH:
+		set_i(D, truth(A));
+		break;
+	case OP_FIRST: {
+		const uint32_t *earlier = in->imm.p;
+		bool r = !(in->flags & CP_FIRST_HAS_OWN) || truth(A);
+		for (uint32_t j = 0; j < in->c && r; j++)
+			if (truth(&s[earlier[j]]))
+				r = false;
+		set_i(D, r);
+		break;
+	}
+	case OP_TRACK: {
+		const cp__track_rule_ref *rules = in->imm.p;
+		int64_t stage = in->b, rule = -1;
+		for (uint32_t j = 0; j < in->c; j++) {
+			if (truth(&s[rules[j].slot])) {
+				stage = rules[j].stage;
+				rule = j;
+				break;
+			}
+		}
+		set_i(D, stage);
+		set_i(D + 1, rule);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void cp__exec_one(const cp__insn *in, cp__slot *s, const cp__ectx *cx)
+{
+	exec(in, s, cx);
+}
+
+void cp__prog_run(const cp__prog *p, cp__slot *s, const cp__ectx *cx)
+{
+	const cp__insn *in = p->code, *end = p->code + p->ncode;
+	for (; in < end; in++)
+		exec(in, s, cx);
+}
+
+void cp__prog_free(cp__prog *p)
+{
+	cp__free(p->code);
+	cp__free(p->init);
+	cp__free(p->is_const);
+	memset(p, 0, sizeof(*p));
+}
+
+const char *cp__op_name(int op)
+{
+	static const char *const names[OP_COUNT_] = {
+		[OP_LOAD_I64] = "load_i64", [OP_LOAD_F64] = "load_f64", [OP_LOAD_BOOL] = "load_bool",
+		[OP_LOAD_DATE] = "load_date", [OP_LOAD_ENUM] = "load_enum", [OP_LOAD_STR] = "load_str",
+		[OP_LOAD_ITEMS] = "load_items", [OP_I2F] = "i2f", [OP_M2F] = "m2f", [OP_I2M] = "i2m",
+		[OP_E2S] = "e2s", [OP_ADD_I] = "add_i", [OP_SUB_I] = "sub_i", [OP_MUL_I] = "mul_i",
+		[OP_MOD_I] = "mod_i", [OP_NEG_I] = "neg_i", [OP_ADD_F] = "add_f", [OP_SUB_F] = "sub_f",
+		[OP_MUL_F] = "mul_f", [OP_DIV_F] = "div_f", [OP_NEG_F] = "neg_f",
+		[OP_EQ_I] = "eq_i", [OP_NE_I] = "ne_i", [OP_LT_I] = "lt_i", [OP_LE_I] = "le_i",
+		[OP_GT_I] = "gt_i", [OP_GE_I] = "ge_i", [OP_EQ_F] = "eq_f", [OP_NE_F] = "ne_f",
+		[OP_LT_F] = "lt_f", [OP_LE_F] = "le_f", [OP_GT_F] = "gt_f", [OP_GE_F] = "ge_f",
+		[OP_EQ_S] = "eq_s", [OP_NE_S] = "ne_s", [OP_LT_S] = "lt_s", [OP_LE_S] = "le_s",
+		[OP_GT_S] = "gt_s", [OP_GE_S] = "ge_s", [OP_AND] = "and", [OP_OR] = "or",
+		[OP_NOT] = "not", [OP_IN_I] = "in_i", [OP_IN_S] = "in_s", [OP_SUM_I] = "sum_i",
+		[OP_SUM_F] = "sum_f", [OP_AVG_I] = "avg_i", [OP_AVG_F] = "avg_f", [OP_AVG_M] = "avg_m",
+		[OP_MIN_I] = "min_i", [OP_MIN_F] = "min_f", [OP_MAX_I] = "max_i", [OP_MAX_F] = "max_f",
+		[OP_MIN2_I] = "min2_i", [OP_MIN2_F] = "min2_f", [OP_MAX2_I] = "max2_i",
+		[OP_MAX2_F] = "max2_f", [OP_COUNT] = "count", [OP_ALL] = "all", [OP_ANY] = "any",
+		[OP_NONE] = "none", [OP_STREAK] = "streak", [OP_SINCE] = "since",
+		[OP_SLOPE_I] = "slope_i", [OP_SLOPE_F] = "slope_f", [OP_SLOPE_M] = "slope_m",
+		[OP_ABS_I] = "abs_i", [OP_ABS_F] = "abs_f", [OP_ROUND_F] = "round_f",
+		[OP_ROUND_M] = "round_m", [OP_COALESCE] = "coalesce", [OP_PRESENT] = "present",
+		[OP_IF] = "if", [OP_LEN] = "len", [OP_HAS] = "has", [OP_STARTS] = "starts_with",
+		[OP_ENDS] = "ends_with", [OP_CONTAINS] = "contains", [OP_MONTHS_SINCE] = "months_since",
+		[OP_DAYS_SINCE] = "days_since", [OP_TRUTH] = "truth", [OP_FIRST] = "first",
+		[OP_TRACK] = "track",
+	};
+	return op > 0 && op < OP_COUNT_ && names[op] ? names[op] : "?";
+}
+
+/* ---- cp_result ---- */
+
+int cp_result_new(cp_result **out, const cp_ruleset *rs)
+{
+	if (!out)
+		return CP_EINVAL;
+	*out = NULL;
+	if (!rs)
+		return CP_EINVAL;
+	cp_result *r = cp__calloc(1, sizeof(*r));
+	if (!r)
+		return CP_ENOMEM;
+	cp__obj_init(&r->obj, CP_OBJ_RESULT);
+	r->rs = rs;
+	r->slots = cp__calloc((size_t)rs->prog.nslots + 1, sizeof(cp__slot));
+	r->applying = cp__calloc((size_t)rs->ntags + 1, sizeof(int));
+	if (!r->slots || !r->applying) {
+		cp_result_free(r);
+		return CP_ENOMEM;
+	}
+	/* constants once; everything else is written by every evaluation */
+	if (rs->prog.nslots)
+		memcpy(r->slots, rs->prog.init, rs->prog.nslots * sizeof(cp__slot));
+	*out = r;
+	return CP_OK;
+}
+
+void cp_result_free(cp_result *r)
+{
+	if (!r)
+		return;
+	cp__free(r->slots);
+	cp__free(r->applying);
+	cp__obj_fini(&r->obj);
+	cp__free(r);
+}
+
+int cp_result_set_as_of(cp_result *r, cp_date date)
+{
+	if (!r)
+		return CP_EINVAL;
+	r->has_as_of = true;
+	r->as_of = date;
+	return CP_OK;
+}
+
+void cp_result_clear_as_of(cp_result *r)
+{
+	if (r)
+		r->has_as_of = false;
+}
+
+static void result_reset(cp_result *r)
+{
+	r->evaluated = false;
+	r->napplying = 0;
+}
+
+int cp__result_eval_row(cp_result *r, const uint8_t *row, const cp_strpool *strings,
+                        const cp_listpool *lists, int as_of_yyyymm)
+{
+	const cp_ruleset *rs = r->rs;
+	cp__ectx cx;
+	cx.row = row;
+	cx.strings = strings->bytes;
+	cx.lists = lists->items;
+	cx.has_as_of = true;
+	if (r->has_as_of) {
+		cx.as_of = r->as_of;
+	} else {
+		int y = as_of_yyyymm / 100, m = as_of_yyyymm % 100;
+		if (as_of_yyyymm > 0 && m >= 1 && m <= 12)
+			cx.as_of = cp__days_from_civil(y, m, cp__days_in_month(y, m));
+		else
+			cx.has_as_of = false;
+	}
+	cp__prog_run(&rs->prog, r->slots, &cx);
+	r->cx_strings = cx.strings;
+	r->cx_lists = cx.lists;
+	int n = 0;
+	for (int t = 0; t < rs->ntags; t++)
+		if (r->slots[rs->tags[t].final_slot].v.i)
+			r->applying[n++] = t;
+	r->napplying = n;
+	r->evaluated = true;
+	return CP_OK;
+}
+
+static bool same_field(const cp_field *a, const cp_field *b)
+{
+	if (strcmp(a->name, b->name) != 0 || a->type != b->type || a->series != b->series ||
+	    a->months != b->months || a->closed != b->closed || a->offset != b->offset ||
+	    a->width != b->width || a->cell != b->cell)
+		return false;
+	if (!a->closed)
+		return true;
+	if (a->nvalues != b->nvalues)
+		return false;
+	for (int i = 0; i < a->nvalues; i++)
+		if (strcmp(a->values[i], b->values[i]) != 0)
+			return false;
+	return true;
+}
+
+bool cp__schema_compatible(const cp_schema *a, const cp_schema *b)
+{
+	if (a == b)
+		return true;
+	if (a->nfields != b->nfields || a->row_size != b->row_size || a->months != b->months)
+		return false;
+	for (int f = 0; f < a->nfields; f++)
+		if (!same_field(&a->fields[f], &b->fields[f]))
+			return false;
+	return true;
+}
+
+static int check_store(cp_result *r, const cp_store *store)
+{
+	const cp_schema *s = store->schema;
+	if (s == r->checked_schema)
+		return CP_OK;
+	if (!cp__schema_compatible(s, r->rs->schema))
+		return cp__fail(&r->obj, CP_EINVAL,
+		                "the store's schema '%s' does not match the ruleset's schema '%s'",
+		                s->name, r->rs->schema->name);
+	r->checked_schema = s;
+	return CP_OK;
+}
+
+int cp_eval(cp_result *r, const cp_view *view)
+{
+	if (!r || !view)
+		return CP_EINVAL;
+	result_reset(r);
+	if (!view->row || !view->store)
+		return cp__fail(&r->obj, CP_EINVAL, "the view points at no profile");
+	int rc = check_store(r, view->store);
+	if (rc != CP_OK)
+		return rc;
+	const cp_store *s = view->store;
+	return cp__result_eval_row(r, view->row, &s->strings, &s->lists, s->as_of);
+}
+
+int cp_eval_key(cp_result *r, const cp_store *store, const char *key)
+{
+	if (!r || !store || !key)
+		return CP_EINVAL;
+	result_reset(r);
+	int rc = check_store(r, store);
+	if (rc != CP_OK)
+		return rc;
+	size_t len = strlen(key);
+	char buf[256];
+	const char *why;
+	if (len >= sizeof(buf) ||
+	    cp__store_normalize_key(store->schema, key, len, buf, sizeof(buf), &why) != CP_OK)
+		return cp__fail(&r->obj, CP_ENOTFOUND, "no profile with this key (not a valid key)");
+	uint32_t row = cp__store_find(store, buf, strlen(buf));
+	if (row == CP_NO_ID)
+		return cp__fail(&r->obj, CP_ENOTFOUND, "no profile with this key");
+	return cp__result_eval_row(r, cp__store_row(store, row), &store->strings, &store->lists,
+	                           store->as_of);
+}
+
+int cp_result_tag(const cp_result *r, int tag)
+{
+	if (!r || !r->evaluated || tag < 0 || tag >= r->rs->ntags)
+		return 0;
+	return r->slots[r->rs->tags[tag].final_slot].v.i != 0;
+}
+
+int cp_result_tag_count(const cp_result *r)
+{
+	return r && r->evaluated ? r->napplying : 0;
+}
+
+int cp_result_tag_at(const cp_result *r, int i)
+{
+	if (!r || !r->evaluated || i < 0 || i >= r->napplying)
+		return -1;
+	return r->applying[i];
+}
+
+int cp_result_stage(const cp_result *r, int track)
+{
+	if (!r || !r->evaluated || track < 0 || track >= r->rs->ntracks)
+		return -1;
+	return (int)r->slots[r->rs->tracks[track].slot].v.i;
+}
+
+int cp_result_stage_rule(const cp_result *r, int track)
+{
+	if (!r || !r->evaluated || track < 0 || track >= r->rs->ntracks)
+		return -1;
+	return (int)r->slots[r->rs->tracks[track].slot + 1].v.i;
+}
+
+const char *cp_result_stage_rule_id(const cp_result *r, int track)
+{
+	if (!r || !r->evaluated || track < 0 || track >= r->rs->ntracks)
+		return NULL;
+	const cp__track *t = &r->rs->tracks[track];
+	int64_t rule = r->slots[t->slot + 1].v.i;
+	return rule < 0 ? t->otherwise_id : t->rules[rule].id;
+}
+
+static const cp__slot *metric_slot(const cp_result *r, int m)
+{
+	if (!r || !r->evaluated || m < 0 || m >= r->rs->nmetrics)
+		return NULL;
+	const cp__node *root = r->rs->metrics[m].expr.root;
+	return root && root->slot != CP_NO_SLOT ? &r->slots[root->slot] : NULL;
+}
+
+int cp_result_metric_is_null(const cp_result *r, int m)
+{
+	const cp__slot *s = metric_slot(r, m);
+	return !s || s->null || r->rs->metrics[m].type.base == B_NULL;
+}
+
+int64_t cp_result_metric_int(const cp_result *r, int m)
+{
+	const cp__slot *s = metric_slot(r, m);
+	if (!s || s->null)
+		return 0;
+	switch (r->rs->metrics[m].type.base) {
+	case B_BOOL:
+	case B_INT:
+	case B_MONEY:
+	case B_DATE:
+	case B_ENUM:
+		return s->v.i;
+	case B_FLOAT:
+		return s->v.f >= -9.2e18 && s->v.f <= 9.2e18 ? (int64_t)s->v.f : 0;
+	default:
+		return 0;
+	}
+}
+
+double cp_result_metric_float(const cp_result *r, int m)
+{
+	const cp__slot *s = metric_slot(r, m);
+	if (!s || s->null)
+		return 0;
+	switch (r->rs->metrics[m].type.base) {
+	case B_BOOL:
+	case B_INT:
+	case B_DATE:
+		return (double)s->v.i;
+	case B_MONEY:
+		return (double)s->v.i / 100.0;
+	case B_FLOAT:
+		return s->v.f;
+	default:
+		return 0;
+	}
+}
+
+int cp_result_metric_text(const cp_result *r, int m, char *buf, size_t size)
+{
+	if (!r || m < 0 || m >= r->rs->nmetrics || (!buf && size))
+		return CP_EINVAL;
+	if (!r->evaluated)
+		return cp__fail(&((cp_result *)r)->obj, CP_EMISUSE, "nothing evaluated yet");
+	const cp__slot *s = metric_slot(r, m);
+	if (!s)
+		return CP_EINVAL;
+	cp_buf b;
+	cp__buf_init(&b);
+	cp__format_value(&b, s, r->rs->metrics[m].type, r->cx_strings, r->cx_lists, false);
+	if (b.failed) {
+		cp__buf_free(&b);
+		return CP_ENOMEM;
+	}
+	size_t len = b.len;
+	if (size) {
+		size_t k = len < size - 1 ? len : size - 1;
+		memcpy(buf, b.data ? b.data : "", k);
+		buf[k] = '\0';
+	}
+	cp__buf_free(&b);
+	return len > INT32_MAX ? CP_ELIMIT : (int)len;
+}
