@@ -34,6 +34,10 @@ typedef struct cp_strpool {
 
 int cp__strpool_init(cp_strpool *p);
 void cp__strpool_free(cp_strpool *p);
+/* Forget every string but "" (keeps the memory). */
+void cp__strpool_reset(cp_strpool *p);
+/* Bytes allocated (strings and hash). */
+size_t cp__strpool_memory(const cp_strpool *p);
 /* Intern s[0..len) (no NUL inside) and give its id; CP_ENOMEM or CP_ELIMIT
  * (pool over 4 GiB). */
 int cp__strpool_intern(cp_strpool *p, const char *s, size_t len, uint32_t *id);
@@ -61,6 +65,10 @@ typedef struct cp_listpool {
 
 int cp__listpool_init(cp_listpool *p);
 void cp__listpool_free(cp_listpool *p);
+void cp__listpool_reset(cp_listpool *p);
+size_t cp__listpool_memory(const cp_listpool *p);
+/* Intern n string ids (a list, or a set already in canonical order); CP_ENOMEM
+ * or CP_ELIMIT (pool over 4 GiB). */
 int cp__listpool_intern(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id);
 static inline uint32_t cp__listpool_count(const cp_listpool *p, uint32_t id)
 {
@@ -120,9 +128,20 @@ static inline bool cp__row_live(const uint8_t *row)
 const char *cp__store_row_key(const cp_store *s, const uint8_t *row);
 /* Row number of the profile with this (already normalized) key, or CP_NO_ID. */
 uint32_t cp__store_find(const cp_store *s, const char *key, size_t len);
-/* Normalize a key as the schema's key field says; CP_OK or CP_ETYPE with why. */
+/* Normalize a key as the schema's key field says; CP_OK or CP_ETYPE with why.
+ * An msisdn-cn key needs CP_KEY_BUF bytes of out. */
 int cp__store_normalize_key(const cp_schema *schema, const char *key, size_t len,
                             char *out, size_t outsize, const char **why);
+#define CP_KEY_BUF 32
+/*
+ * Find the profile of a key as a caller gives it: normalized (into buf, of
+ * CP_KEY_BUF bytes) when the key field says so.  *nk, *nlen get the key
+ * looked up, *row its row.  CP_OK, or CP_ENOTFOUND (also for a key that
+ * cannot be normalized) with a message on err (which may be NULL); the key
+ * is named unless the key field is personal.
+ */
+int cp__store_lookup(const cp_store *s, const char *key, size_t len, char *buf,
+                     const char **nk, size_t *nlen, uint32_t *row, cp_obj *err);
 
 /*
  * A draft profile: a row in the schema's layout whose string and list ids
@@ -135,7 +154,25 @@ struct cp_profile {
 	uint8_t *row;
 	cp_strpool strings;
 	cp_listpool lists;
+	/* scratch of the setters: item ids of one set or list, and a reason
+	 * composed for cp__profile_set_cell_text */
+	uint32_t *items;
+	size_t items_cap;
+	char why[160];
 };
+
+/*
+ * Set one cell from its CSV text form s[0..len) (no NUL needed; "" = null),
+ * as cp_profile_set_text does, for CSV ingest: no allocation in the common
+ * case, and no message on the handle.  On failure the cell is unchanged,
+ * *why is a short reason that never contains the cell's value (it may name
+ * a close listed enum value: "did you mean 'szx'?", except for personal
+ * fields), valid until the next call on p; CP_ETYPE (the text does not fit
+ * the type), CP_EINVAL (bad UTF-8, a NUL byte, an empty item, month out of
+ * range), CP_ENOMEM or CP_ELIMIT.  f must be a field of p's schema.
+ */
+int cp__profile_set_cell_text(cp_profile *p, const cp_field *f, int month, const char *s,
+                              size_t len, const char **why);
 
 /* A read view: which store and which row. */
 struct cp_view {
