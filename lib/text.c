@@ -39,9 +39,11 @@ size_t cp__edit_distance(const char *a, const char *b, size_t max)
 
 const char *cp__closest(const char *name, const char *const *candidates, size_t n)
 {
-	/* Allow about a third of the name to differ, at least 1, at most 3. */
+	/* Allow about a third of the name to differ, at least 1, at most 3,
+	 * rounded up so that one swap of two letters (2 edits: 'lable') is
+	 * close in a 5-letter name. */
 	size_t len = strlen(name);
-	size_t max = len / 3;
+	size_t max = (len + 1) / 3;
 	if (max < 1)
 		max = 1;
 	if (max > 3)
