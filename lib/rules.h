@@ -73,6 +73,7 @@ typedef struct cp__where {
 	size_t start, end;   /* byte offsets of the scalar token in yaml */
 	int style;           /* yaml_scalar_style_t */
 	unsigned indent;     /* block scalars: indentation of the content lines */
+	struct cp_yamlpos *ypos; /* exact map of the scalar (yamlpos.h) while compiling */
 } cp__where;
 
 /* Position of byte offset off of the expression. */
@@ -369,7 +370,7 @@ typedef struct cp__group {
 } cp__group;
 
 typedef struct cp__rule {
-	const char *id, *label;
+	const char *id, *label, *description;
 	int stage;        /* enum cp_stage */
 	cp__expr when;
 	unsigned line, col;
@@ -409,6 +410,11 @@ struct cp_ruleset {
 	cp__strmap param_ids; /* "pack\x1fname" -> param index */
 	cp__enumdef *field_enums; /* per field: the closed (or listed) values */
 	const char **param_texts; /* per param: its value as a literal */
+	/* stage_info of the packs: label and value drivers of each stage (§6) */
+	const char *stage_label[11];
+	const char **stage_drivers[11];
+	int nstage_drivers[11];
+	const char *stage_info_file[11]; /* where it was given (duplicates) */
 	const char **names;       /* fields, metrics and functions: suggestions */
 	size_t nnames;
 };

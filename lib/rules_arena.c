@@ -6,6 +6,8 @@
 #include "rules.h"
 
 #include <stdio.h>
+
+#include "yamlpos.h"
 #include <string.h>
 
 /* ---- arena ---- */
@@ -221,8 +223,12 @@ static unsigned utf8_chars(const char *s, size_t n)
 void cp__where_pos(const cp__where *w, const char *text, size_t off, unsigned *line,
                    unsigned *col)
 {
-	/* Offsets count lines inside the expression: a multi-line expression
-	 * given without its YAML scalar continues at column 1 of the next line. */
+	if (w->ypos) {
+		cp__yamlpos_locate(w->ypos, off, line, col);
+		return;
+	}
+	/* Without a map, offsets count lines inside the expression: a line
+	 * break goes on at the content's indentation of the next line. */
 	unsigned l = w->line, c = w->col;
 	size_t bol = 0;
 	for (size_t i = 0; i < off && text[i]; i++) {

@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "builtin.h"
+#include "yamlpos.h"
 
 /* ---- options ---- */
 
@@ -230,6 +231,7 @@ typedef struct reader {
 	const char *text;
 	size_t len;
 	yaml_document_t doc;
+	cp_yamlsrc src;       /* for exact positions inside expressions */
 	int pack;             /* index of this file's pack */
 	bool oom;
 } reader;
@@ -461,6 +463,13 @@ static bool expression(reader *r, const yaml_node_t *v, const char *key, const c
 	}
 	x->len = (uint32_t)len;
 	value_start(r, v, &x->where);
+	/* without memory for the map, positions are approximate (value_start) */
+	if (cp__yamlpos_new(&x->where.ypos, &r->src, &v->start_mark, &v->end_mark,
+	                    v->data.scalar.style, s, len) == CP_OK &&
+	    !cp__yamlpos_exact(x->where.ypos)) {
+		cp__yamlpos_free(x->where.ypos);
+		x->where.ypos = NULL;
+	}
 	return cp__rules_parse(&r->rs->arena, x, r->errs) == CP_OK;
 }
 
@@ -848,7 +857,7 @@ static int stage_of(reader *r, yaml_node_t *v, const char *key)
 static void read_track(reader *r, yaml_node_t *m)
 {
 	static const char *const keys[] = {"track", "label", "description", "stages", "otherwise"};
-	static const char *const rkeys[] = {"stage", "when", "id", "label"};
+	static const char *const rkeys[] = {"stage", "when", "id", "label", "description"};
 	cp_ruleset *rs = r->rs;
 	yaml_node_t *val[5];
 	if (!mapping(r, m, "a lifecycle track", keys, 5, val, NULL))
@@ -913,8 +922,8 @@ static void read_track(reader *r, yaml_node_t *m)
 	}
 	cp__strmap ids = {0};
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *rm = node(r, it[i]), *rv[4];
-		if (!mapping(r, rm, "a stage rule", rkeys, 4, rv, NULL))
+		yaml_node_t *rm = node(r, it[i]), *rv[5];
+		if (!mapping(r, rm, "a stage rule", rkeys, 5, rv, NULL))
 			continue;
 		if (!rv[0]) {
 			rerr(r, rm, CP_ESYNTAX, "a stage rule of track '%s' has no 'stage'", name);
@@ -965,6 +974,7 @@ static void read_track(reader *r, yaml_node_t *m)
 		}
 		ru->id = rid;
 		ru->label = rv[3] ? text_of(r, rv[3], "label", "a stage rule") : NULL;
+		ru->description = rv[4] ? text_of(r, rv[4], "description", "a stage rule") : NULL;
 		snprintf(buf, sizeof(buf), "stage rule '%s'", rid);
 		expression(r, rv[1], "when", buf, &ru->when);
 		t->nrules++;
@@ -980,14 +990,66 @@ static void read_lifecycle(reader *r, const yaml_node_t *v)
 		read_track(r, node(r, *it));
 }
 
+/* stage_info: the label of each stage and the value drivers acting on it
+ * (DESIGN §6), for reports. */
+static void read_stage_info(reader *r, const yaml_node_t *v)
+{
+	static const char *const keys[] = {"label", "drivers"};
+	cp_ruleset *rs = r->rs;
+	if (v->type != YAML_MAPPING_NODE) {
+		rerr(r, v, CP_ESYNTAX, "'stage_info' must be a mapping (stage: {label: ..., drivers: [...]}), not %s",
+		     kind_name(v));
+		return;
+	}
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(r, p->key), *m = node(r, p->value), *val[2];
+		int st = stage_of(r, k, "stage_info");
+		if (st < 0)
+			continue;
+		if (rs->stage_info_file[st]) {
+			rerr(r, k, CP_EEXIST, "stage_info of '%s' is already given (in %s)",
+			     cp__stage_enum.values[st], rs->stage_info_file[st]);
+			continue;
+		}
+		if (!mapping(r, m, "a stage_info entry", keys, 2, val, NULL))
+			continue;
+		rs->stage_info_file[st] = r->file;
+		if (val[0])
+			rs->stage_label[st] = text_of(r, val[0], "label", "a stage_info entry");
+		if (!val[1])
+			continue;
+		if (!seq_of(r, val[1], "drivers", "driver id"))
+			continue;
+		yaml_node_item_t *it = val[1]->data.sequence.items.start;
+		size_t n = (size_t)(val[1]->data.sequence.items.top - it);
+		const char **d = cp__arena_alloc(&rs->arena, (n ? n : 1) * sizeof(*d));
+		if (!d) {
+			r->oom = true;
+			return;
+		}
+		int nd = 0;
+		for (size_t i = 0; i < n; i++) {
+			const char *id = text_of(r, node(r, it[i]), "drivers", "a stage_info entry");
+			if (id && !valid_name(id, false)) {
+				rerr(r, node(r, it[i]), CP_ESYNTAX, "driver id '%s' must be letters, digits and '_'", id);
+				continue;
+			}
+			if (id)
+				d[nd++] = id;
+		}
+		rs->stage_drivers[st] = d;
+		rs->nstage_drivers[st] = nd;
+	}
+}
+
 enum { K_CUSTPROF, K_PACK, K_LABEL, K_DESCRIPTION, K_PARAMS, K_METRICS, K_TAGS, K_GROUPS,
-       K_LIFECYCLE, K_NKEYS };
+       K_LIFECYCLE, K_STAGE_INFO, K_NKEYS };
 
 static void read_pack(reader *r, yaml_node_t *root)
 {
 	static const char *const keys[K_NKEYS] = {"custprof", "pack", "label", "description",
 	                                          "params", "metrics", "tags", "groups",
-	                                          "lifecycle"};
+	                                          "lifecycle", "stage_info"};
 	cp_ruleset *rs = r->rs;
 	yaml_node_t *val[K_NKEYS], *key[K_NKEYS];
 	if (!mapping(r, root, "a rule pack", keys, K_NKEYS, val, key))
@@ -1047,6 +1109,8 @@ static void read_pack(reader *r, yaml_node_t *root)
 		read_groups(r, val[K_GROUPS]);
 	if (val[K_LIFECYCLE])
 		read_lifecycle(r, val[K_LIFECYCLE]);
+	if (val[K_STAGE_INFO])
+		read_stage_info(r, val[K_STAGE_INFO]);
 }
 
 int cp__rules_read_pack(cp_ruleset *rs, const char *file, const char *text, size_t len,
@@ -1061,6 +1125,7 @@ int cp__rules_read_pack(cp_ruleset *rs, const char *file, const char *text, size
 	r.file = cp__arena_strdup(&rs->arena, file);
 	if (!r.file)
 		return CP_ENOMEM;
+	cp__yamlsrc_init(&r.src, text, len);
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))
 		return CP_ENOMEM;

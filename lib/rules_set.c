@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "yamlpos.h"
+
 /* ---- lookups shared with the checker ---- */
 
 int cp__rules_find_tag(const cp_ruleset *rs, int pack, const char *id)
@@ -803,8 +805,28 @@ out:
 	return rc;
 }
 
+/* The position maps are only needed for diagnostics, while compiling. */
+static void free_positions(cp_ruleset *rs)
+{
+	for (int i = 0; i < rs->nmetrics; i++) {
+		cp__yamlpos_free(rs->metrics[i].expr.where.ypos);
+		rs->metrics[i].expr.where.ypos = NULL;
+	}
+	for (int i = 0; i < rs->ntags; i++) {
+		cp__yamlpos_free(rs->tags[i].when.where.ypos);
+		rs->tags[i].when.where.ypos = NULL;
+	}
+	for (int k = 0; k < rs->ntracks; k++) {
+		for (int i = 0; i < rs->tracks[k].nrules; i++) {
+			cp__yamlpos_free(rs->tracks[k].rules[i].when.where.ypos);
+			rs->tracks[k].rules[i].when.where.ypos = NULL;
+		}
+	}
+}
+
 static void ruleset_destroy(cp_ruleset *rs)
 {
+	free_positions(rs);
 	cp__prog_free(&rs->prog);
 	cp__strmap_free(&rs->pack_ids);
 	cp__strmap_free(&rs->metric_ids);
@@ -876,6 +898,7 @@ int cp_ruleset_compile(cp_ruleset **out, const cp_schema *schema, const cp_rules
 	int rc = compile_all(rs, opts, &errs);
 	if (rc == CP_OK && !errs.errors)
 		rc = finish(rs);
+	free_positions(rs);
 	cp_rules_opts_free(defaults);
 	if (rc != CP_OK || errs.errors) {
 		if (rc == CP_ENOMEM && !errs.errors)
@@ -1125,6 +1148,28 @@ const char *cp_ruleset_param_value(const cp_ruleset *rs, int param)
 }
 
 /* ---- stages ---- */
+
+const char *cp_ruleset_stage_label(const cp_ruleset *rs, int stage)
+{
+	if (!rs || stage < 0 || stage >= cp__stage_enum.nvalues)
+		return NULL;
+	return rs->stage_label[stage] ? rs->stage_label[stage] : cp__stage_enum.values[stage];
+}
+
+int cp_ruleset_stage_driver_count(const cp_ruleset *rs, int stage)
+{
+	if (!rs || stage < 0 || stage >= cp__stage_enum.nvalues)
+		return -1;
+	return rs->nstage_drivers[stage];
+}
+
+const char *cp_ruleset_stage_driver(const cp_ruleset *rs, int stage, int i)
+{
+	if (!rs || stage < 0 || stage >= cp__stage_enum.nvalues || i < 0 ||
+	    i >= rs->nstage_drivers[stage])
+		return NULL;
+	return rs->stage_drivers[stage][i];
+}
 
 const char *cp_stage_name(int stage)
 {

@@ -501,6 +501,13 @@ CP_API const char *cp_ruleset_track_rule_expr(const cp_ruleset *rs, int track, i
 /* The stage given when no rule applies. */
 CP_API int cp_ruleset_track_otherwise(const cp_ruleset *rs, int track);
 
+/* The label of a stage given by the packs' stage_info ("潜在流失"), else its
+ * name; and the value drivers acting on it (DESIGN §6: "churn", ...).
+ * Out of range: NULL / -1. */
+CP_API const char *cp_ruleset_stage_label(const cp_ruleset *rs, int stage);
+CP_API int cp_ruleset_stage_driver_count(const cp_ruleset *rs, int stage);
+CP_API const char *cp_ruleset_stage_driver(const cp_ruleset *rs, int stage, int i);
+
 /* Parameters after overrides: "pack.name" and the value as a literal. */
 CP_API int cp_ruleset_param_count(const cp_ruleset *rs);
 CP_API const char *cp_ruleset_param_name(const cp_ruleset *rs, int param);
