@@ -217,15 +217,20 @@ static bool check_date_literal(checker *c, const cp__node *lit_at, const cp__nod
 }
 
 /* Window lengths of two operands: equal, or one of them a single value. */
-static bool join_n(checker *c, const cp__node *at, cp__type a, cp__type b, int *n)
+static bool join_n_at(checker *c, size_t off, cp__type a, cp__type b, int *n)
 {
 	if (a.n && b.n && a.n != b.n) {
-		cerr(c, CP_ETYPE, at->pos, "windows of different lengths: %u and %u elements",
+		cerr(c, CP_ETYPE, off, "windows of different lengths: %u and %u elements",
 		     (unsigned)a.n, (unsigned)b.n);
 		return false;
 	}
 	*n = a.n > b.n ? a.n : b.n;
 	return true;
+}
+
+static bool join_n(checker *c, const cp__node *at, cp__type a, cp__type b, int *n)
+{
+	return join_n_at(c, at->pos, a, b, n);
 }
 
 /*
@@ -272,9 +277,9 @@ static int unify(checker *c, const cp__node *at, const cp__node *a, const cp__no
 			return check_date_literal(c, y, ly) ? B_DATE : B_ERR;
 	}
 	char b1[96], b2[96], s1[64], s2[64];
-	cerr(c, CP_ETYPE, at->pos, "cannot %s %s ('%s') with %s ('%s')", what,
-	     tdesc(a->type, b1, sizeof(b1)), src(c, a, s1, sizeof(s1)),
-	     tdesc(b->type, b2, sizeof(b2)), src(c, b, s2, sizeof(s2)));
+	cerr(c, CP_ETYPE, at->pos, "cannot %s %s (%s) with %s (%s)", what,
+	     src(c, a, s1, sizeof(s1)), tdesc(a->type, b1, sizeof(b1)),
+	     src(c, b, s2, sizeof(s2)), tdesc(b->type, b2, sizeof(b2)));
 	return B_ERR;
 }
 
@@ -953,7 +958,7 @@ static cp__type check_node(checker *c, cp__node *n)
 				continue;
 			}
 			int ww;
-			if (!join_n(c, n->kids[i], first, t, &ww)) {
+			if (!join_n_at(c, n->kids[i]->start, first, t, &ww)) {
 				ok = false;
 				continue;
 			}
