@@ -96,36 +96,43 @@ static bool item_has(const uint32_t *items, const char *strings, const char *s)
 	return false;
 }
 
-/* Least-squares slope of the non-null elements, x = -index. */
+/*
+ * Least-squares slope of the non-null elements, x = -index (so a value that
+ * rises towards the present has a positive slope).  Int and money (fen)
+ * data: from exact sums, (n*Sxy - Sx*Sy) / (n*Sxx - Sx*Sx), one rounding
+ * (money: divided by 100 in the same division, yuan).  Float data: centred
+ * on the means first, which loses less to cancellation.
+ */
 static void slope(const cp__slot *a, uint32_t n, int kind, cp__slot *o)
 {
-	double sx = 0, sy = 0;
-	uint32_t m = 0;
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, m = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		if (a[k].null)
 			continue;
-		double y = kind == 1 ? a[k].v.f : (double)a[k].v.i;
-		sx += -(double)k;
+		double x = -(double)k, y = kind == 1 ? a[k].v.f : (double)a[k].v.i;
+		sx += x;
 		sy += y;
+		sxx += x * x;
+		sxy += x * y;
 		m++;
 	}
 	if (m < 2) {
 		o->null = 1;
 		return;
 	}
-	double mx = sx / m, my = sy / m, sxx = 0, sxy = 0;
+	if (kind != 1) {
+		set_f(o, (m * sxy - sx * sy) / ((m * sxx - sx * sx) * (kind == 2 ? 100.0 : 1.0)));
+		return;
+	}
+	double mx = sx / m, my = sy / m, cxx = 0, cxy = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		if (a[k].null)
 			continue;
-		double y = kind == 1 ? a[k].v.f : (double)a[k].v.i;
 		double dx = -(double)k - mx;
-		sxx += dx * dx;
-		sxy += dx * (y - my);
+		cxx += dx * dx;
+		cxy += dx * (a[k].v.f - my);
 	}
-	double r = sxy / sxx;
-	if (kind == 2)
-		r /= 100.0;
-	set_f(o, r);
+	set_f(o, cxy / cxx);
 }
 
 #define LOOP for (uint32_t k = 0; k < n; k++)

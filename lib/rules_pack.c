@@ -335,8 +335,10 @@ static bool mapping(reader *r, const yaml_node_t *m, const char *what,
                     const char *const *allowed, size_t nallowed, yaml_node_t **vals,
                     yaml_node_t **keys)
 {
+	const yaml_node_t *keys_seen[16];
 	for (size_t i = 0; i < nallowed; i++) {
 		vals[i] = NULL;
+		keys_seen[i] = NULL;
 		if (keys)
 			keys[i] = NULL;
 	}
@@ -370,10 +372,13 @@ static bool mapping(reader *r, const yaml_node_t *m, const char *what,
 			continue;
 		}
 		if (vals[i]) {
-			rerr(r, k, CP_ESYNTAX, "key '%s' appears twice in %s", ks, what);
+			const yaml_node_t *first = keys_seen[i];
+			rerr(r, k, CP_ESYNTAX, "duplicate key '%s' in %s (first at line %u, column %u)", ks,
+			     what, (unsigned)first->start_mark.line + 1, (unsigned)first->start_mark.column + 1);
 			continue;
 		}
 		vals[i] = v;
+		keys_seen[i] = k;
 		if (keys)
 			keys[i] = k;
 	}

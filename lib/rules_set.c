@@ -493,19 +493,26 @@ static void report_cycle(graph *g, const int *cyc, int len, const struct edge *f
 	for (int i = 0; i < len; i++)
 		if (cyc[i] < g->nm || cyc[i] >= g->nm + 2 * g->nt)
 			all_tags = false;
+	/* names of the units, a tag's condition and final value as one name */
+	char (*names)[300] = cp__calloc((size_t)len + 1, sizeof(*names));
+	int nn = 0;
+	for (int i = 0; names && i < len; i++) {
+		char cur[300];
+		unit_name(g, cyc[i], cur, sizeof(cur), !all_tags);
+		if (nn && strcmp(cur, names[nn - 1]) == 0)
+			continue;
+		snprintf(names[nn++], sizeof(names[0]), "%s", cur);
+	}
+	if (nn > 1 && strcmp(names[0], names[nn - 1]) == 0)
+		nn--;
 	cp_buf b;
 	cp__buf_init(&b);
 	cp__buf_puts(&b, all_tags ? "tag cycle: " : "reference cycle: ");
-	char prev[300] = "", cur[300];
-	for (int i = 0; i <= len; i++) {
-		unit_name(g, cyc[i % len], cur, sizeof(cur), !all_tags);
-		if (i > 0 && strcmp(cur, prev) == 0)
-			continue; /* a tag's condition and final value are one name */
-		if (prev[0])
-			cp__buf_puts(&b, " -> ");
-		cp__buf_puts(&b, cur);
-		snprintf(prev, sizeof(prev), "%s", cur);
-	}
+	for (int i = 0; i < nn; i++)
+		cp__buf_printf(&b, "%s -> ", names[i]);
+	if (nn)
+		cp__buf_puts(&b, names[0]);
+	cp__free(names);
 	const char *msg = b.data ? b.data : "reference cycle";
 	if (first && first->x) {
 		cp__expr_error(errs, first->x, CP_EINVAL, first->off, "%s", msg);
