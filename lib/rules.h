@@ -81,12 +81,31 @@ void cp__where_pos(const cp__where *w, const char *text, size_t off, unsigned *l
                    unsigned *col);
 
 /* ---- diagnostics of a compile ---- */
+/*
+ * Diagnostics are collected while compiling and handed to the caller's
+ * cp_diag at the end (cp__errs_flush) in reading order: files in the order
+ * they were added, then line and column.
+ */
+typedef struct cp__pending {
+	int severity, code;
+	const char *file; /* arena or static, may be NULL */
+	unsigned line, col;
+	char *msg;
+	size_t seq;
+} cp__pending;
+
 typedef struct cp__errs {
 	cp_diag *diag;
 	size_t errors;
 	size_t warnings;
-	int first_code; /* the status code of the first error */
+	int first_code;   /* the status code of the first error (in reading order after flush) */
+	cp__pending *pend;
+	size_t npend, cap;
+	bool oom;
 } cp__errs;
+
+/* Sort the collected diagnostics, add them to e->diag and free them. */
+void cp__errs_flush(cp__errs *e);
 
 /* An error or a warning at a file position. */
 void cp__rules_error_at(cp__errs *e, int code, const char *file, unsigned line,

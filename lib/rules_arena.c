@@ -6,6 +6,7 @@
 #include "rules.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "yamlpos.h"
 #include <string.h>
@@ -166,7 +167,96 @@ static void errs_vadd(cp__errs *e, int severity, int code, const char *file, uns
 	} else {
 		e->warnings++;
 	}
-	if (cp__diag_vadd(e->diag, severity, file, line, col, fmt, ap) != CP_OK && !e->first_code)
+	if (e->npend == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 16;
+		cp__pending *p = cp__reallocarray(e->pend, cap, sizeof(*p));
+		if (!p) {
+			e->oom = true;
+			return;
+		}
+		e->pend = p;
+		e->cap = cap;
+	}
+	cp_buf b;
+	cp__buf_init(&b);
+	cp__buf_vprintf(&b, fmt, ap);
+	char *msg = cp__buf_steal(&b);
+	if (!msg) {
+		e->oom = true;
+		return;
+	}
+	cp__pending *p = &e->pend[e->npend];
+	p->severity = severity;
+	p->code = code;
+	p->file = file;
+	p->line = line;
+	p->col = col;
+	p->msg = msg;
+	p->seq = e->npend++;
+}
+
+/* Within one file: by line, column, then the order of reporting. */
+static int pend_cmp(const void *x, const void *y)
+{
+	const cp__pending *a = x, *b = y;
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	if (a->col != b->col)
+		return a->col < b->col ? -1 : 1;
+	return a->seq < b->seq ? -1 : (a->seq > b->seq);
+}
+
+void cp__errs_flush(cp__errs *e)
+{
+	/* group by file in order of first appearance (stable), then sort each
+	 * file's entries by position */
+	size_t n = e->npend;
+	cp__pending *sorted = n ? cp__calloc(n, sizeof(*sorted)) : NULL;
+	if (n && !sorted) {
+		e->oom = true;
+		sorted = NULL;
+	}
+	size_t k = 0;
+	for (size_t i = 0; sorted && i < n; i++) {
+		if (!e->pend[i].msg)
+			continue;
+		const char *f = e->pend[i].file;
+		size_t start = k;
+		for (size_t j = i; j < n; j++) {
+			const char *g = e->pend[j].file;
+			if (e->pend[j].msg && (f == g || (f && g && strcmp(f, g) == 0))) {
+				sorted[k] = e->pend[j];
+				sorted[k].file = f;
+				k++;
+				e->pend[j].msg = NULL;
+			}
+		}
+		qsort(sorted + start, k - start, sizeof(*sorted), pend_cmp);
+	}
+	/* entries without a file (parameter overrides) come first */
+	bool first_error = true;
+	for (int pass = 0; sorted && pass < 2; pass++) {
+		for (size_t i = 0; i < k; i++) {
+			cp__pending *p = &sorted[i];
+			if ((pass == 0) != (p->file == NULL))
+				continue;
+			if (p->severity == CP_SEV_ERROR && first_error) {
+				e->first_code = p->code;
+				first_error = false;
+			}
+			if (cp__diag_add(e->diag, p->severity, p->file, p->line, p->col, "%s", p->msg) != CP_OK)
+				e->oom = true;
+		}
+	}
+	for (size_t i = 0; sorted && i < k; i++)
+		cp__free(sorted[i].msg);
+	for (size_t i = 0; i < n; i++)
+		cp__free(e->pend[i].msg);
+	cp__free(sorted);
+	cp__free(e->pend);
+	e->pend = NULL;
+	e->npend = e->cap = 0;
+	if (e->oom && !e->first_code)
 		e->first_code = CP_ENOMEM;
 }
 

@@ -796,15 +796,33 @@ static uint32_t compile_node(cp__compiler *c, cp__node *n)
 		return op1(c, OP_NOT, compile(c, k[0]), k[0]->type);
 	case N_AND:
 	case N_OR: {
-		uint32_t acc = compile(c, k[0]);
-		cp__type t = k[0]->type;
-		for (uint32_t i = 1; i < n->nkids; i++) {
+		/* single values: a constant false in 'and' (true in 'or') decides,
+		 * a constant true (false) drops out */
+		int64_t decides = n->kind == N_OR;
+		uint32_t acc = CP_NO_SLOT;
+		cp__type t = {0, 0, NULL};
+		for (uint32_t i = 0; i < n->nkids; i++) {
 			uint32_t s = compile(c, k[i]);
+			const cp__slot *kv;
+			if (!n->type.n && cp__compiler_const(c, s, &kv) && !kv->null) {
+				if ((kv->v.i != 0) == decides) {
+					/* compile the rest for explain, but the value is known */
+					for (uint32_t j = i + 1; j < n->nkids; j++)
+						compile(c, k[j]);
+					return const_int(c, decides);
+				}
+				continue;
+			}
+			if (acc == CP_NO_SLOT) {
+				acc = s;
+				t = k[i]->type;
+				continue;
+			}
 			acc = op2(c, n->kind == N_AND ? OP_AND : OP_OR, acc, t, s, k[i]->type);
 			if (k[i]->type.n > t.n)
 				t.n = k[i]->type.n;
 		}
-		return acc;
+		return acc == CP_NO_SLOT ? const_int(c, !decides) : acc;
 	}
 	case N_CMP: {
 		uint32_t sa = compile(c, k[0]), sb = compile(c, k[1]);

@@ -546,7 +546,8 @@ static void read_params(reader *r, const yaml_node_t *m)
 		yaml_node_t *k = node(r, p->key), *v = node(r, p->value);
 		const char *name = scalar(k);
 		if (!name || !valid_name(name, false) || is_keyword(name)) {
-			rerr(r, k, CP_ESYNTAX, "a parameter name is letters, digits and '_' (used as $name)");
+			rerr(r, k, CP_ESYNTAX, "parameter name '%s' must be letters, digits and '_' (it is used as $name)",
+			     name ? name : "?");
 			continue;
 		}
 		cp__node *val = literal_node(r, v, false);
@@ -567,7 +568,8 @@ static void read_params(reader *r, const yaml_node_t *m)
 		int old;
 		int rc = cp__strmap_put(&rs->param_ids, akey, rs->nparams, &old);
 		if (rc == CP_EEXIST) {
-			rerr(r, k, CP_EEXIST, "parameter '%s' is declared twice", name);
+			rerr(r, k, CP_EEXIST, "parameter '%s' is already declared (line %u, column %u)", name,
+			     rs->params[old].line, rs->params[old].col);
 			continue;
 		}
 		if (rc != CP_OK) {
@@ -773,7 +775,7 @@ static void read_groups(reader *r, const yaml_node_t *v)
 				else
 					rerr(r, val[3], CP_ESYNTAX, "unknown group mode%s%s%s: the only mode is 'first-match'",
 					     mode ? " '" : "", mode ? mode : "", mode ? "'" : "");
-				continue;
+				/* go on: the members may have problems of their own */
 			}
 		}
 		if (!val[4]) {
@@ -910,11 +912,6 @@ static void read_track(reader *r, yaml_node_t *m)
 	t->label = val[1] ? text_of(r, val[1], "label", "a track") : NULL;
 	t->description = val[2] ? text_of(r, val[2], "description", "a track") : NULL;
 	t->otherwise = CP_STAGE_UNKNOWN;
-	if (val[4]) {
-		int st = stage_of(r, val[4], "otherwise");
-		if (st >= 0)
-			t->otherwise = st;
-	}
 	char buf[512];
 	snprintf(buf, sizeof(buf), "%s.otherwise", name);
 	t->otherwise_id = cp__arena_strdup(&rs->arena, buf);
@@ -985,6 +982,11 @@ static void read_track(reader *r, yaml_node_t *m)
 		t->nrules++;
 	}
 	cp__strmap_free(&ids);
+	if (val[4]) {
+		int st = stage_of(r, val[4], "otherwise");
+		if (st >= 0)
+			t->otherwise = st;
+	}
 }
 
 static void read_lifecycle(reader *r, const yaml_node_t *v)

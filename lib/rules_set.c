@@ -901,11 +901,14 @@ int cp_ruleset_compile(cp_ruleset **out, const cp_schema *schema, const cp_rules
 	cp__obj_init(&rs->obj, CP_OBJ_RULESET);
 	rs->schema = cp__schema_ref(schema);
 	cp__arena_init(&rs->arena);
-	cp__errs errs = {diag, 0, 0, CP_OK};
+	cp__errs errs;
+	memset(&errs, 0, sizeof(errs));
+	errs.diag = diag;
 	int rc = compile_all(rs, opts, &errs);
 	if (rc == CP_OK && !errs.errors)
 		rc = finish(rs);
 	free_positions(rs);
+	cp__errs_flush(&errs);
 	cp_rules_opts_free(defaults);
 	if (rc != CP_OK || errs.errors) {
 		if (rc == CP_ENOMEM && !errs.errors)

@@ -2388,6 +2388,67 @@ START_TEST(test_differential)
 }
 END_TEST
 
+/* ---- several problems in one file: golden files under tests/data/rules ---- */
+
+static const char *srcdir(void)
+{
+	const char *d = getenv("top_srcdir");
+	return d && *d ? d : ".";
+}
+
+static void check_golden(const char *name)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/data/rules/%s.yaml", srcdir(), name);
+	size_t len;
+	char *yaml = tu_read_file(path, &len);
+	ck_assert_msg(yaml != NULL, "cannot read %s", path);
+	snprintf(path, sizeof(path), "%s/tests/data/rules/%s.expected", srcdir(), name);
+	char *expected = tu_read_file(path, NULL);
+	char file[256];
+	snprintf(file, sizeof(file), "%s.yaml", name);
+	cp_diag *d;
+	cp_diag_new(&d);
+	cp_ruleset *rs;
+	int rc = compile_packs(&rs, d, file, yaml, NULL);
+	/* first line: the status; then every diagnostic */
+	static char got[32768];
+	const char *status = cp_strerror(rc);
+	snprintf(got, sizeof(got), "%.*s\n%s", (int)strcspn(status, ":"), status, diags(d));
+	if (getenv("CP_WRITE_GOLDEN")) /* to regenerate: review the diff before committing */
+		tu_write_file(path, got, strlen(got));
+	else
+		ck_assert_msg(expected && strcmp(got, expected) == 0, "%s: got\n%s", path, got);
+	cp_ruleset_free(rs);
+	cp_diag_free(d);
+	free(yaml);
+	free(expected);
+}
+
+START_TEST(test_golden_structure)
+{
+	check_golden("broken-structure");
+}
+END_TEST
+
+START_TEST(test_golden_exprs)
+{
+	check_golden("broken-exprs");
+}
+END_TEST
+
+START_TEST(test_golden_refs)
+{
+	check_golden("broken-refs");
+}
+END_TEST
+
+START_TEST(test_golden_unreachable)
+{
+	check_golden("warn-unreachable");
+}
+END_TEST
+
 static Suite *rules_suite(void)
 {
 	Suite *s = suite_create("rules");
@@ -2425,6 +2486,10 @@ static Suite *rules_suite(void)
 	tcase_add_test(tc, test_as_of);
 	tcase_add_test(tc, test_default_packs);
 	tcase_add_test(tc, test_no_allocation_per_evaluation);
+	tcase_add_test(tc, test_golden_structure);
+	tcase_add_test(tc, test_golden_exprs);
+	tcase_add_test(tc, test_golden_refs);
+	tcase_add_test(tc, test_golden_unreachable);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("differential");
