@@ -360,7 +360,7 @@ static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 		n->bad = true;
 		n->text = cp__strdup("");
 		report_at(ld, CP_EINVAL, line, col,
-		          "YAML aliases ('*%s') are not supported: write the value out",
+		          "YAML aliases ('*%.60s') are not supported: write the value out",
 		          (const char *)ev->data.alias.anchor);
 		break;
 	case YAML_SEQUENCE_START_EVENT:
@@ -379,11 +379,12 @@ static int add_node(loader *ld, parse_state *ps, const yaml_event_t *ev)
 		ld->nomem = true;
 		return CP_ENOMEM;
 	}
+	/* anchors and tags are ASCII (libyaml checks): "%.60s" cuts no character */
 	if (anchor)
-		report_at(ld, CP_EINVAL, line, col, "YAML anchors ('&%s') are not supported",
+		report_at(ld, CP_EINVAL, line, col, "YAML anchors ('&%.60s') are not supported",
 		          (const char *)anchor);
 	if (tag) {
-		report_at(ld, CP_EINVAL, line, col, "YAML tags ('%s') are not supported",
+		report_at(ld, CP_EINVAL, line, col, "YAML tags ('%.60s') are not supported",
 		          (const char *)tag);
 		n->bad = true;
 	}
@@ -583,6 +584,7 @@ static bool get_bool(loader *ld, const ynode *key, const ynode *v, const char *w
 	return false;
 }
 
+/* An integer from min to max; max INT32_MAX reads "a positive integer". */
 static bool get_int(loader *ld, const ynode *key, const ynode *v, const char *w, int min,
                     int max, int *out)
 {
@@ -590,18 +592,19 @@ static bool get_int(loader *ld, const ynode *key, const ynode *v, const char *w,
 		return false;
 	int64_t x = 0;
 	const char *why;
-	bool number = cp__parse_int(v->text, v->len, &x, &why) == CP_OK;
-	if (number && v->plain && x >= min && x <= max) {
+	bool fits = cp__parse_int(v->text, v->len, &x, &why) == CP_OK && x >= min && x <= max;
+	if (fits && v->plain) {
 		*out = (int)x;
 		return true;
 	}
 	shown sh;
+	const char *advice = fits ? quote_hint(v) : "";
 	if (max == INT32_MAX)
 		report(ld, CP_EINVAL, v, "%s must be a positive integer, not %s%s", w, show(&sh, v),
-		       number && x >= min ? quote_hint(v) : "");
+		       advice);
 	else
 		report(ld, CP_EINVAL, v, "%s must be an integer between %d and %d, not %s%s", w,
-		       min, max, show(&sh, v), number && x >= min && x <= max ? quote_hint(v) : "");
+		       min, max, show(&sh, v), advice);
 	return false;
 }
 

@@ -1,2 +1,1396 @@
-/* snapshot.c — to be written. */
-#include "internal.h"
+/*
+ * snapshot.c — the .cps snapshot file (custprof-snapshot(5), snapshot.h):
+ * cp_store_save, cp_store_open, cp_snapshot_verify.
+ *
+ * Saving compacts: only live rows are written, renumbered in store order,
+ * and the key index is written with its slots renumbered through the same
+ * table, so its probe sequences stay valid and nothing is rehashed.  The
+ * string and list pools are written as they are: they are interned (each
+ * distinct value once), so what deleted profiles leave behind is bounded by
+ * the distinct values ever seen, and compacting them would mean rewriting
+ * every id of every row and rehashing both pools.
+ *
+ * Opening checks the header and the section table, reads (or inflates)
+ * each section into its own buffer, checks every other byte (padding,
+ * section CRCs), loads the embedded schema, checks every id a later read
+ * could follow (string and list ids, closed-enum indexes, hash and index
+ * slots), and only then hands the buffers over to a new store.  The checks
+ * see a section only through r->data[kind], so a read-only mapping can
+ * later replace the read: the pointers then lie in the mapping.
+ */
+#define ZLIB_CONST
+#include "internal.h" /* first: config.h selects the POSIX interfaces */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+int cp__snapshot_fault_countdown;
+
+#define CPS_BUF_SIZE (256u * 1024u)
+#define CPS_CHUNK (1u << 30)     /* zlib counts bytes in uInt */
+#define CPS_MAX_LISTED 10u       /* content problems listed per section by verify */
+#define CPS_TEMP_ATTEMPTS 100
+
+static const char *const section_names[CPS_SEC_COUNT + 1] = {
+	"?", "schema", "rows", "strings", "string-hash", "lists", "list-hash", "index"
+};
+
+typedef struct cps_section {
+	uint64_t offset, length;
+	uint32_t crc;
+} cps_section;
+
+/* ---- helpers ---- */
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, sizeof(v)); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, sizeof(v)); }
+static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, sizeof(v)); return v; }
+static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, sizeof(v)); return v; }
+
+static uint64_t align_up(uint64_t n)
+{
+	return (n + CPS_ALIGN - 1) & ~(uint64_t)(CPS_ALIGN - 1);
+}
+
+static uint32_t crc_update(uint32_t crc, const void *data, size_t n)
+{
+	const Bytef *p = data;
+	while (n) {
+		uInt k = n > CPS_CHUNK ? CPS_CHUNK : (uInt)n;
+		crc = (uint32_t)crc32(crc, p, k);
+		p += k;
+		n -= k;
+	}
+	return crc;
+}
+
+static uint32_t crc_init(void)
+{
+	return (uint32_t)crc32(0L, Z_NULL, 0);
+}
+
+/* CRC32 of the header bytes with the header CRC field taken as zero. */
+static uint32_t header_crc(const uint8_t *h, uint32_t size)
+{
+	static const uint8_t zero[4];
+	uint32_t crc = crc_update(crc_init(), h, CPS_H_HEADER_CRC);
+	crc = crc_update(crc, zero, sizeof(zero));
+	return crc_update(crc, h + CPS_H_HEADER_CRC + 4, size - CPS_H_HEADER_CRC - 4);
+}
+
+/*
+ * A fingerprint of everything the row layout and the meaning of a cell
+ * depend on.  The embedded YAML is re-loaded at open; should a later loader
+ * lay the same text out differently, this tells before any row is read.
+ */
+static uint32_t layout_crc(const cp_schema *s)
+{
+	uint32_t head[4] = {s->row_size, s->ncells, (uint32_t)s->nfields, (uint32_t)s->key};
+	uint32_t crc = crc_update(crc_init(), head, sizeof(head));
+	for (int i = 0; i < s->nfields; i++) {
+		const cp_field *f = &s->fields[i];
+		uint32_t rec[10] = {(uint32_t)f->type, f->series, (uint32_t)f->months, f->width,
+		                    f->offset, f->cell, f->closed, (uint32_t)f->nvalues,
+		                    (uint32_t)f->max_items, (uint32_t)f->normalize};
+		crc = crc_update(crc, rec, sizeof(rec));
+		crc = crc_update(crc, f->name, strlen(f->name) + 1);
+		for (int v = 0; v < f->nvalues; v++)
+			crc = crc_update(crc, f->values[v], strlen(f->values[v]) + 1);
+	}
+	return crc;
+}
+
+/* Test hook (snapshot.h): true when this I/O step is to fail with EIO. */
+static bool inject_fault(void)
+{
+	if (cp__snapshot_fault_countdown > 0 && --cp__snapshot_fault_countdown == 0) {
+		errno = EIO;
+		return true;
+	}
+	return false;
+}
+
+/* =========================================================================
+ * Save
+ * ========================================================================= */
+
+typedef struct cps_writer {
+	cp_store *store;       /* failures are recorded on it */
+	char *tmp;             /* the temporary file */
+	int fd;
+	bool compress;
+	bool z_ready;
+	z_stream z;
+	unsigned char *buf;    /* CPS_BUF_SIZE bytes of output for the file */
+	size_t len;
+	uint64_t image_off;    /* bytes of the uncompressed image so far */
+	uint64_t stored;       /* bytes written to the file so far */
+	uint32_t body_crc;     /* compressed form: CRC32 of the bytes after the header */
+	int cur;               /* section being written */
+	cps_section sec[CPS_SEC_COUNT + 1];
+} cps_writer;
+
+static int write_error(cps_writer *w, const char *what)
+{
+	return cp__fail(&w->store->obj, CP_EIO, "cannot %s '%s': %s", what, w->tmp,
+	                strerror(errno));
+}
+
+static int write_all(cps_writer *w, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	while (n) {
+		ssize_t k = inject_fault() ? -1 : write(w->fd, p, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return write_error(w, "write");
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return CP_OK;
+}
+
+/* Bytes for the file itself (after the header). */
+static int flush_out(cps_writer *w)
+{
+	if (!w->len)
+		return CP_OK;
+	if (w->compress)
+		w->body_crc = crc_update(w->body_crc, w->buf, w->len);
+	int rc = write_all(w, w->buf, w->len);
+	w->stored += w->len;
+	w->len = 0;
+	return rc;
+}
+
+/* Bytes of the image: as they are, or through deflate. */
+static int put_image(cps_writer *w, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	int rc;
+	w->image_off += n;
+	if (!w->compress) {
+		if (w->len + n > CPS_BUF_SIZE) {
+			if ((rc = flush_out(w)) != CP_OK)
+				return rc;
+			if (n >= CPS_BUF_SIZE) {
+				w->stored += n;
+				return write_all(w, p, n);
+			}
+		}
+		memcpy(w->buf + w->len, p, n);
+		w->len += n;
+		return CP_OK;
+	}
+	while (n) {
+		uInt k = n > CPS_CHUNK ? CPS_CHUNK : (uInt)n;
+		w->z.next_in = p;
+		w->z.avail_in = k;
+		while (w->z.avail_in) {
+			if (w->len == CPS_BUF_SIZE && (rc = flush_out(w)) != CP_OK)
+				return rc;
+			w->z.next_out = w->buf + w->len;
+			w->z.avail_out = (uInt)(CPS_BUF_SIZE - w->len);
+			deflate(&w->z, Z_NO_FLUSH); /* with room on both sides it always progresses */
+			w->len = CPS_BUF_SIZE - w->z.avail_out;
+		}
+		p += k;
+		n -= k;
+	}
+	return CP_OK;
+}
+
+static int finish_image(cps_writer *w)
+{
+	int rc, zrc;
+	if (!w->compress)
+		return flush_out(w);
+	do {
+		if (w->len == CPS_BUF_SIZE && (rc = flush_out(w)) != CP_OK)
+			return rc;
+		w->z.next_out = w->buf + w->len;
+		w->z.avail_out = (uInt)(CPS_BUF_SIZE - w->len);
+		zrc = deflate(&w->z, Z_FINISH);
+		w->len = CPS_BUF_SIZE - w->z.avail_out;
+	} while (zrc == Z_OK);
+	if (zrc != Z_STREAM_END)
+		return cp__fail(&w->store->obj, CP_ERROR, "cannot compress '%s': zlib error %d",
+		                w->tmp, zrc);
+	return flush_out(w);
+}
+
+static int section_begin(cps_writer *w, int kind)
+{
+	static const unsigned char zeros[CPS_ALIGN];
+	int rc = put_image(w, zeros, (size_t)(align_up(w->image_off) - w->image_off));
+	w->cur = kind;
+	w->sec[kind].offset = w->image_off;
+	w->sec[kind].crc = crc_init();
+	return rc;
+}
+
+static int section_data(cps_writer *w, const void *data, size_t n)
+{
+	w->sec[w->cur].crc = crc_update(w->sec[w->cur].crc, data, n);
+	return put_image(w, data, n);
+}
+
+static void section_end(cps_writer *w)
+{
+	w->sec[w->cur].length = w->image_off - w->sec[w->cur].offset;
+}
+
+static int write_section(cps_writer *w, int kind, const void *data, size_t n)
+{
+	int rc = section_begin(w, kind);
+	if (rc == CP_OK && n)
+		rc = section_data(w, data, n);
+	section_end(w);
+	return rc;
+}
+
+/* Live rows only, in store order; renumber[old] = new row (CP_NO_ID if deleted). */
+static int write_rows(cps_writer *w, const cp_store *s, uint32_t *renumber)
+{
+	size_t rs = s->schema->row_size;
+	int rc = section_begin(w, CPS_SEC_ROWS);
+	if (rc != CP_OK)
+		return rc;
+	if (!renumber) {
+		rc = s->nrows ? section_data(w, s->rows, s->nrows * rs) : CP_OK;
+		section_end(w);
+		return rc;
+	}
+	uint32_t next = 0;
+	for (size_t i = 0; i < s->nrows && rc == CP_OK;) {
+		if (!cp__row_live(cp__store_row(s, i))) {
+			renumber[i++] = CP_NO_ID;
+			continue;
+		}
+		size_t run = i; /* a run of live rows goes out in one piece */
+		while (i < s->nrows && cp__row_live(cp__store_row(s, i)))
+			renumber[i++] = next++;
+		rc = section_data(w, cp__store_row(s, run), (i - run) * rs);
+	}
+	section_end(w);
+	return rc;
+}
+
+static size_t hash_slots(const uint32_t *table, uint32_t mask)
+{
+	return table ? (size_t)mask + 1 : 0;
+}
+
+static int write_index(cps_writer *w, const cp_store *s, const uint32_t *renumber)
+{
+	size_t n = hash_slots(s->index.slots, s->index.mask);
+	if (!renumber)
+		return write_section(w, CPS_SEC_INDEX, s->index.slots, n * sizeof(uint32_t));
+	int rc = section_begin(w, CPS_SEC_INDEX);
+	uint32_t chunk[1024];
+	for (size_t i = 0; i < n && rc == CP_OK;) {
+		size_t k = 0;
+		for (; k < sizeof(chunk) / sizeof(chunk[0]) && i < n; k++, i++) {
+			uint32_t v = s->index.slots[i];
+			if (v && (v - 1 >= s->nrows || renumber[v - 1] == CP_NO_ID)) {
+				section_end(w);
+				return cp__fail(&w->store->obj, CP_ERROR,
+				                "cannot save: index slot %zu points to row %u, "
+				                "which holds no profile", i, v - 1);
+			}
+			chunk[k] = v ? renumber[v - 1] + 1 : 0;
+		}
+		rc = section_data(w, chunk, k * sizeof(uint32_t));
+	}
+	section_end(w);
+	return rc;
+}
+
+static void build_header(uint8_t *h, const cps_writer *w, const cp_store *s)
+{
+	memset(h, 0, CPS_HEADER_SIZE);
+	memcpy(h + CPS_H_MAGIC, CPS_MAGIC, CPS_MAGIC_LEN);
+	put32(h + CPS_H_VERSION, CPS_VERSION);
+	put32(h + CPS_H_BYTE_ORDER, CPS_BYTE_ORDER);
+	put32(h + CPS_H_HEADER_SIZE, CPS_HEADER_SIZE);
+	put32(h + CPS_H_FLAGS, w->compress ? CPS_FLAG_COMPRESSED : 0);
+	put64(h + CPS_H_IMAGE_SIZE, w->image_off);
+	put64(h + CPS_H_STORED_SIZE, w->stored);
+	put32(h + CPS_H_BODY_CRC, w->compress ? w->body_crc : 0);
+	put32(h + CPS_H_NSECTIONS, CPS_SEC_COUNT);
+	put32(h + CPS_H_AS_OF, (uint32_t)s->as_of);
+	put32(h + CPS_H_ROW_SIZE, s->schema->row_size);
+	put64(h + CPS_H_PROFILES, s->live);
+	put64(h + CPS_H_ROW_SLOTS, s->live);
+	put32(h + CPS_H_STRING_COUNT, s->strings.count);
+	put32(h + CPS_H_LIST_COUNT, s->lists.count);
+	put32(h + CPS_H_LAYOUT_CRC, layout_crc(s->schema));
+	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+		uint8_t *e = h + CPS_FIXED_HEADER + (size_t)(k - 1) * CPS_ENTRY_SIZE;
+		put32(e + CPS_E_KIND, (uint32_t)k);
+		put64(e + CPS_E_OFFSET, w->sec[k].offset);
+		put64(e + CPS_E_LENGTH, w->sec[k].length);
+		put32(e + CPS_E_CRC, w->sec[k].crc);
+	}
+	put32(h + CPS_H_HEADER_CRC, header_crc(h, CPS_HEADER_SIZE));
+}
+
+static int write_header(cps_writer *w, const uint8_t *h)
+{
+	size_t done = 0;
+	while (done < CPS_HEADER_SIZE) {
+		ssize_t k = inject_fault() ? -1
+		          : pwrite(w->fd, h + done, CPS_HEADER_SIZE - done, (off_t)done);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return write_error(w, "write");
+		}
+		done += (size_t)k;
+	}
+	return CP_OK;
+}
+
+/* The whole file: a placeholder header, the sections, then the header. */
+static int write_file(cps_writer *w)
+{
+	const cp_store *s = w->store;
+	uint8_t header[CPS_HEADER_SIZE] = {0};
+	uint32_t *renumber = NULL;
+	int rc = write_all(w, header, sizeof(header));
+	if (rc != CP_OK)
+		return rc;
+	w->stored = w->image_off = CPS_HEADER_SIZE;
+	if (w->compress) {
+		if (deflateInit(&w->z, Z_DEFAULT_COMPRESSION) != Z_OK)
+			return cp__fail(&w->store->obj, CP_ENOMEM, "cannot compress '%s': out of memory",
+			                w->tmp);
+		w->z_ready = true;
+		w->body_crc = crc_init();
+	}
+	if (s->live != s->nrows && !(renumber = cp__calloc(s->nrows, sizeof(uint32_t))))
+		return cp__fail(&w->store->obj, CP_ENOMEM, "cannot save '%s': out of memory", w->tmp);
+
+	const cp_strpool *sp = &s->strings;
+	const cp_listpool *lp = &s->lists;
+	if ((rc = write_section(w, CPS_SEC_SCHEMA, s->schema->source, s->schema->source_len)) ||
+	    (rc = write_rows(w, s, renumber)) ||
+	    (rc = write_section(w, CPS_SEC_STRINGS, sp->bytes, sp->len)) ||
+	    (rc = write_section(w, CPS_SEC_STRING_HASH, sp->hash,
+	                        hash_slots(sp->hash, sp->mask) * sizeof(uint32_t))) ||
+	    (rc = write_section(w, CPS_SEC_LISTS, lp->items, lp->len * sizeof(uint32_t))) ||
+	    (rc = write_section(w, CPS_SEC_LIST_HASH, lp->hash,
+	                        hash_slots(lp->hash, lp->mask) * sizeof(uint32_t))) ||
+	    (rc = write_index(w, s, renumber)) ||
+	    (rc = finish_image(w))) {
+		cp__free(renumber);
+		return rc;
+	}
+	cp__free(renumber);
+	build_header(header, w, s);
+	return write_header(w, header);
+}
+
+static int create_temp(cps_writer *w, const char *path)
+{
+	static atomic_uint counter;
+	size_t n = strlen(path) + 64;
+	if (!(w->tmp = cp__malloc(n)))
+		return cp__fail(&w->store->obj, CP_ENOMEM, "cannot save '%s': out of memory", path);
+	for (int attempt = 0; attempt < CPS_TEMP_ATTEMPTS; attempt++) {
+		snprintf(w->tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(),
+		         atomic_fetch_add(&counter, 1u));
+		/* 0640 (less if the umask says so): a snapshot holds personal data. */
+		w->fd = inject_fault() ? -1
+		      : open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (w->fd >= 0)
+			return CP_OK;
+		if (errno != EEXIST)
+			break;
+	}
+	int rc = write_error(w, "create");
+	cp__free(w->tmp);
+	w->tmp = NULL;
+	return rc;
+}
+
+/* The directory that holds path, for its fsync after the rename. */
+static char *parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return cp__strdup(".");
+	return cp__strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+static int sync_dir(cp_store *store, const char *path)
+{
+	char *dir = parent_dir(path);
+	if (!dir)
+		return cp__fail(&store->obj, CP_ENOMEM, "out of memory");
+	int rc = CP_OK;
+	int fd = inject_fault() ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || inject_fault() || fsync(fd) != 0)
+		rc = cp__fail(&store->obj, CP_EIO,
+		              "saved '%s', but cannot fsync its directory '%s': %s "
+		              "(the rename may not survive a crash)", path, dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	cp__free(dir);
+	return rc;
+}
+
+/* fsync, close, rename over path: from here on path is the old or the new file. */
+static int commit(cps_writer *w, const char *path)
+{
+	if (inject_fault() || fsync(w->fd) != 0)
+		return write_error(w, "fsync");
+	int fd = w->fd;
+	w->fd = -1;
+	int closed = close(fd);
+	if (inject_fault())
+		closed = -1;
+	if (closed != 0)
+		return write_error(w, "close");
+	if (inject_fault() || rename(w->tmp, path) != 0)
+		return cp__fail(&w->store->obj, CP_EIO, "cannot rename '%s' to '%s': %s", w->tmp,
+		                path, strerror(errno));
+	cp__free(w->tmp);
+	w->tmp = NULL; /* renamed: nothing to remove any more */
+	return sync_dir(w->store, path);
+}
+
+int cp_store_save(cp_store *store, const char *path, int flags)
+{
+	if (!store)
+		return CP_EINVAL;
+	cp__clear_error(&store->obj);
+	if (!path || !*path)
+		return cp__fail(&store->obj, CP_EINVAL, "cp_store_save: no path given");
+	if (flags & ~CP_SAVE_COMPRESS)
+		return cp__fail(&store->obj, CP_EINVAL, "cp_store_save: unknown flags 0x%x", flags);
+	const cp_schema *schema = store->schema;
+	if (!schema->source || !schema->source_len)
+		return cp__fail(&store->obj, CP_EINVAL,
+		                "cannot save '%s': schema '%s' has no YAML source to embed "
+		                "(load it with cp_schema_load_file or cp_schema_load_memory)",
+		                path, schema->name);
+
+	cps_writer w;
+	memset(&w, 0, sizeof(w));
+	w.store = store;
+	w.fd = -1;
+	w.compress = flags & CP_SAVE_COMPRESS;
+	if (!(w.buf = cp__malloc(CPS_BUF_SIZE)))
+		return cp__fail(&store->obj, CP_ENOMEM, "cannot save '%s': out of memory", path);
+	int rc = create_temp(&w, path);
+	if (rc == CP_OK)
+		rc = write_file(&w);
+	if (rc == CP_OK)
+		rc = commit(&w, path);
+	if (w.z_ready)
+		deflateEnd(&w.z);
+	if (w.fd >= 0)
+		close(w.fd);
+	if (w.tmp) /* failed before the rename: the old snapshot stays */
+		unlink(w.tmp);
+	cp__free(w.tmp);
+	cp__free(w.buf);
+	return rc;
+}
+
+/* =========================================================================
+ * Open and verify
+ * ========================================================================= */
+
+typedef struct cps_reader {
+	const char *path;
+	cp_diag *diag;
+	bool verify;          /* report every problem instead of stopping at the first */
+	int rc;               /* code of the first problem, CP_OK if none */
+	unsigned problems[CPS_SEC_COUNT + 1]; /* content problems per section */
+
+	uint8_t header[CPS_HEADER_SIZE];
+	uint8_t *data[CPS_SEC_COUNT + 1];          /* each section, owned until the store takes it */
+	uint8_t pad[CPS_SEC_COUNT + 1][CPS_ALIGN]; /* the padding before each section */
+	uint64_t image_size;
+	uint64_t stored_size;
+	uint32_t flags;
+	int32_t as_of;
+	uint32_t row_size;
+	uint64_t profiles, row_slots;
+	uint32_t string_count, list_count, layout;
+	cps_section sec[CPS_SEC_COUNT + 1];
+
+	cp_schema *schema;    /* loaded from the schema section */
+	uint8_t *list_starts; /* bitmap: bit i set = a list starts at item i */
+} cps_reader;
+
+static int problem(cps_reader *r, int code, const char *fmt, ...) CP_PRINTF(3, 4);
+static int problem(cps_reader *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cp__diag_vadd(r->diag, CP_SEV_ERROR, r->path, 0, 0, fmt, ap);
+	va_end(ap);
+	if (r->rc == CP_OK)
+		r->rc = code;
+	return code;
+}
+
+/* True when checking must stop: open stops at the first problem. */
+static bool halt(const cps_reader *r)
+{
+	return r->rc != CP_OK && !r->verify;
+}
+
+/*
+ * A problem inside a section's content, at image offset off.  verify lists
+ * the first CPS_MAX_LISTED of each section and counts the rest.
+ */
+static void content_problem(cps_reader *r, int kind, uint64_t off, const char *fmt, ...)
+	CP_PRINTF(4, 5);
+static void content_problem(cps_reader *r, int kind, uint64_t off, const char *fmt, ...)
+{
+	if (r->rc == CP_OK)
+		r->rc = CP_ECORRUPT;
+	if (++r->problems[kind] > CPS_MAX_LISTED)
+		return;
+	cp_buf b;
+	cp__buf_init(&b);
+	cp__buf_printf(&b, "section %s at offset %llu: ", section_names[kind],
+	               (unsigned long long)off);
+	va_list ap;
+	va_start(ap, fmt);
+	cp__buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	char *msg = cp__buf_steal(&b);
+	cp__diag_add(r->diag, CP_SEV_ERROR, r->path, 0, 0, "%s", msg ? msg : "out of memory");
+	cp__free(msg);
+}
+
+static void content_summary(cps_reader *r)
+{
+	for (int k = 1; k <= CPS_SEC_COUNT; k++)
+		if (r->problems[k] > CPS_MAX_LISTED)
+			cp__diag_add(r->diag, CP_SEV_ERROR, r->path, 0, 0,
+			             "section %s: %u more problems not listed", section_names[k],
+			             r->problems[k] - CPS_MAX_LISTED);
+}
+
+static const uint8_t *sec_data(const cps_reader *r, int kind)
+{
+	return r->data[kind];
+}
+
+/* Sections are aligned: each has its own allocation (or lies at a multiple
+ * of 64 in a mapping). */
+static const uint32_t *sec_u32(const cps_reader *r, int kind)
+{
+	return (const uint32_t *)(const void *)sec_data(r, kind);
+}
+
+static uint64_t sec_count32(const cps_reader *r, int kind)
+{
+	return r->sec[kind].length / sizeof(uint32_t);
+}
+
+/* ---- reading the file ---- */
+
+static int read_at(cps_reader *r, int fd, void *buf, size_t n, uint64_t off)
+{
+	uint8_t *p = buf;
+	while (n) {
+		ssize_t k = pread(fd, p, n, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return problem(r, CP_EIO, "cannot read at offset %llu: %s",
+			               (unsigned long long)off, strerror(errno));
+		if (k == 0)
+			return problem(r, CP_ECORRUPT, "truncated: the file ends at offset %llu "
+			               "while it is being read", (unsigned long long)off);
+		p += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return CP_OK;
+}
+
+static int truncated_header(cps_reader *r, uint64_t size, uint64_t need)
+{
+	return problem(r, CP_ECORRUPT, "truncated: the file ends at offset %llu, inside the "
+	               "header (%llu bytes)", (unsigned long long)size, (unsigned long long)need);
+}
+
+/* Which part of an uncompressed image holds offset off (r->sec known). */
+static const char *part_at(const cps_reader *r, uint64_t off)
+{
+	static const char *const parts[CPS_SEC_COUNT + 1] = {
+		"the header", "section schema", "section rows", "section strings",
+		"section string-hash", "section lists", "section list-hash", "section index"
+	};
+	for (int k = CPS_SEC_COUNT; k >= 1; k--)
+		if (off >= r->sec[k].offset)
+			return off < r->sec[k].offset + r->sec[k].length ? parts[k]
+			       : "the padding after a section";
+	return parts[0];
+}
+
+/*
+ * The header, in an order that tells what is wrong: magic, version and
+ * byte order first (they decide whether the rest can be read at all), then
+ * the size of the header and its CRC; every later field is trusted.
+ */
+static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
+{
+	size_t got = fsize < CPS_HEADER_SIZE ? (size_t)fsize : CPS_HEADER_SIZE;
+	if (memcmp(h, CPS_MAGIC, got < CPS_MAGIC_LEN ? got : CPS_MAGIC_LEN) != 0)
+		return problem(r, CP_ECORRUPT, "not a custprof snapshot: bad magic at offset 0");
+	if (got < CPS_FIXED_HEADER)
+		return truncated_header(r, fsize, CPS_FIXED_HEADER);
+	uint32_t version = get32(h + CPS_H_VERSION);
+	if (version != CPS_VERSION)
+		return problem(r, CP_EVERSION, "header at offset %u: format version %u, "
+		               "this library reads version %u", CPS_H_VERSION, version, CPS_VERSION);
+	uint32_t order = get32(h + CPS_H_BYTE_ORDER);
+	if (order == CPS_BYTE_ORDER_SWAPPED)
+		return problem(r, CP_EVERSION, "header at offset %u: written on a machine of the "
+		               "other byte order, which this machine cannot read in place",
+		               CPS_H_BYTE_ORDER);
+	if (order != CPS_BYTE_ORDER)
+		return problem(r, CP_ECORRUPT, "header at offset %u: bad byte-order mark 0x%08x",
+		               CPS_H_BYTE_ORDER, order);
+	uint32_t hsize = get32(h + CPS_H_HEADER_SIZE), nsec = get32(h + CPS_H_NSECTIONS);
+	if (hsize != CPS_HEADER_SIZE || nsec != CPS_SEC_COUNT)
+		return problem(r, CP_ECORRUPT, "header at offset %u: header size %u with %u "
+		               "sections, version %u has %u with %u", CPS_H_HEADER_SIZE, hsize, nsec,
+		               CPS_VERSION, CPS_HEADER_SIZE, CPS_SEC_COUNT);
+	if (got < CPS_HEADER_SIZE)
+		return truncated_header(r, fsize, CPS_HEADER_SIZE);
+	uint32_t want = get32(h + CPS_H_HEADER_CRC), have = header_crc(h, CPS_HEADER_SIZE);
+	if (want != have)
+		return problem(r, CP_ECORRUPT, "header at offset 0 (%u bytes, section table "
+		               "included): CRC32 0x%08x does not match the recorded 0x%08x",
+		               CPS_HEADER_SIZE, have, want);
+
+	r->flags = get32(h + CPS_H_FLAGS);
+	r->image_size = get64(h + CPS_H_IMAGE_SIZE);
+	r->stored_size = get64(h + CPS_H_STORED_SIZE);
+	r->as_of = (int32_t)get32(h + CPS_H_AS_OF);
+	r->row_size = get32(h + CPS_H_ROW_SIZE);
+	r->profiles = get64(h + CPS_H_PROFILES);
+	r->row_slots = get64(h + CPS_H_ROW_SLOTS);
+	r->string_count = get32(h + CPS_H_STRING_COUNT);
+	r->list_count = get32(h + CPS_H_LIST_COUNT);
+	r->layout = get32(h + CPS_H_LAYOUT_CRC);
+	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+		const uint8_t *e = h + CPS_FIXED_HEADER + (size_t)(k - 1) * CPS_ENTRY_SIZE;
+		r->sec[k].offset = get64(e + CPS_E_OFFSET);
+		r->sec[k].length = get64(e + CPS_E_LENGTH);
+		r->sec[k].crc = get32(e + CPS_E_CRC);
+	}
+
+	if (r->flags & ~CPS_FLAG_COMPRESSED)
+		return problem(r, CP_EVERSION, "header at offset %u: unknown flags 0x%x",
+		               CPS_H_FLAGS, r->flags & ~CPS_FLAG_COMPRESSED);
+	bool compressed = r->flags & CPS_FLAG_COMPRESSED;
+	if (fsize < r->stored_size)
+		return problem(r, CP_ECORRUPT, "truncated: the file ends at offset %llu, inside %s; "
+		               "the header records %llu bytes", (unsigned long long)fsize,
+		               compressed ? "the compressed body" : part_at(r, fsize),
+		               (unsigned long long)r->stored_size);
+	if (fsize > r->stored_size)
+		return problem(r, CP_ECORRUPT, "%llu bytes follow offset %llu, where the header "
+		               "says the file ends", (unsigned long long)(fsize - r->stored_size),
+		               (unsigned long long)r->stored_size);
+	if (!compressed && r->image_size != r->stored_size)
+		return problem(r, CP_ECORRUPT, "header at offset %u: image size %llu differs from "
+		               "the file size %llu of an uncompressed snapshot", CPS_H_IMAGE_SIZE,
+		               (unsigned long long)r->image_size, (unsigned long long)fsize);
+	if (compressed) {
+		uint64_t body = r->stored_size - CPS_HEADER_SIZE;
+		if (r->image_size < CPS_HEADER_SIZE ||
+		    (r->image_size - CPS_HEADER_SIZE) / CPS_MAX_INFLATE_RATIO > body)
+			return problem(r, CP_ECORRUPT, "header at offset %u: %llu compressed bytes "
+			               "cannot inflate to the %llu recorded (refused)", CPS_H_IMAGE_SIZE,
+			               (unsigned long long)body, (unsigned long long)r->image_size);
+	}
+	if (r->image_size > SIZE_MAX)
+		return problem(r, CP_ELIMIT, "the snapshot (%llu bytes) does not fit in memory",
+		               (unsigned long long)r->image_size);
+	return CP_OK;
+}
+
+/* The image after the header, in file order: the padding before each
+ * section, then the section. */
+typedef struct cps_piece {
+	uint8_t *dst;
+	uint64_t len;
+} cps_piece;
+
+#define CPS_PIECES (2 * CPS_SEC_COUNT)
+
+/*
+ * Inflate the body into the pieces: exactly their bytes, and the stream
+ * must end there.  Producing more is refused at once (decompression bomb).
+ */
+static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, const cps_piece *pieces)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit(&z) != Z_OK)
+		return problem(r, CP_ENOMEM, "cannot inflate: out of memory");
+	uint64_t in_left = ilen, given = 0;
+	int piece = 0;
+	uint64_t out_left = pieces[0].len;
+	uint8_t *out = pieces[0].dst, spare;
+	bool over = false; /* the pieces are full: a further byte is one too many */
+	int rc = CP_OK, zrc;
+	const char *why = NULL;
+	for (;;) {
+		if (!z.avail_in && in_left) {
+			z.next_in = in;
+			z.avail_in = in_left > CPS_CHUNK ? CPS_CHUNK : (uInt)in_left;
+			in += z.avail_in;
+			in_left -= z.avail_in;
+		}
+		while (!z.avail_out && !out_left && piece + 1 < CPS_PIECES) {
+			piece++;
+			out = pieces[piece].dst;
+			out_left = pieces[piece].len;
+		}
+		if (!z.avail_out && out_left) {
+			z.next_out = out;
+			z.avail_out = out_left > CPS_CHUNK ? CPS_CHUNK : (uInt)out_left;
+			out += z.avail_out;
+			out_left -= z.avail_out;
+			given += z.avail_out;
+		} else if (!z.avail_out) {
+			z.next_out = &spare;
+			z.avail_out = 1;
+			over = true;
+		}
+		zrc = inflate(&z, Z_NO_FLUSH);
+		if (over && !z.avail_out) {
+			why = "it inflates to more bytes (refused)";
+			break;
+		}
+		if (zrc == Z_STREAM_END)
+			break;
+		if (zrc == Z_BUF_ERROR && !z.avail_in && !in_left) {
+			why = "the compressed stream ends early";
+			break;
+		}
+		if (zrc == Z_MEM_ERROR) {
+			rc = problem(r, CP_ENOMEM, "cannot inflate: out of memory");
+			break;
+		}
+		if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
+			why = "the compressed stream is damaged";
+			break;
+		}
+	}
+	uint64_t olen = r->image_size - CPS_HEADER_SIZE;
+	uint64_t produced = given - (over ? 0 : z.avail_out);
+	if (rc == CP_OK && !why && produced != olen)
+		why = "it inflates to fewer bytes";
+	if (rc == CP_OK && !why && (z.avail_in || in_left))
+		why = "bytes follow the end of the compressed stream";
+	if (rc == CP_OK && why)
+		rc = problem(r, CP_ECORRUPT, "compressed body at offset %u: %s (the header records "
+		             "%llu inflated bytes)", CPS_HEADER_SIZE, why, (unsigned long long)olen);
+	inflateEnd(&z);
+	return rc;
+}
+
+static int inflate_file(cps_reader *r, int fd, const cps_piece *pieces)
+{
+	size_t body = (size_t)(r->stored_size - CPS_HEADER_SIZE);
+	uint8_t *z = cp__malloc(body);
+	if (!z)
+		return problem(r, CP_ENOMEM, "cannot read: out of memory for %zu bytes", body);
+	int rc = read_at(r, fd, z, body, CPS_HEADER_SIZE);
+	if (rc == CP_OK) {
+		uint32_t want = get32(r->header + CPS_H_BODY_CRC);
+		uint32_t have = crc_update(crc_init(), z, body);
+		if (want != have)
+			rc = problem(r, CP_ECORRUPT, "compressed body at offset %u (%zu bytes): CRC32 "
+			             "0x%08x does not match the recorded 0x%08x", CPS_HEADER_SIZE, body,
+			             have, want);
+	}
+	if (rc == CP_OK)
+		rc = inflate_body(r, z, body, pieces);
+	cp__free(z);
+	return rc;
+}
+
+/* Every section into its own buffer (which the store takes over), the
+ * padding into r->pad: read, or inflated from the compressed form. */
+static int read_sections(cps_reader *r, int fd)
+{
+	cps_piece pieces[CPS_PIECES];
+	uint64_t end = CPS_HEADER_SIZE;
+	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+		const cps_section *s = &r->sec[k];
+		if (!(r->data[k] = cp__malloc((size_t)s->length)))
+			return problem(r, CP_ENOMEM, "cannot read section %s: out of memory for %llu "
+			               "bytes", section_names[k], (unsigned long long)s->length);
+		pieces[2 * k - 2] = (cps_piece){r->pad[k], s->offset - end};
+		pieces[2 * k - 1] = (cps_piece){r->data[k], s->length};
+		end = s->offset + s->length;
+	}
+	if (r->flags & CPS_FLAG_COMPRESSED)
+		return inflate_file(r, fd, pieces);
+	uint64_t off = CPS_HEADER_SIZE;
+	for (int i = 0; i < CPS_PIECES; i++) {
+		int rc = read_at(r, fd, pieces[i].dst, (size_t)pieces[i].len, off);
+		if (rc != CP_OK)
+			return rc;
+		off += pieces[i].len;
+	}
+	return CP_OK;
+}
+
+static int check_table(cps_reader *r);
+
+/* The file: header checked, then every section read. */
+static int read_file(cps_reader *r)
+{
+	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return problem(r, errno == ENOENT ? CP_ENOTFOUND : CP_EIO, "cannot open: %s",
+		               strerror(errno));
+	struct stat st;
+	int rc;
+	if (fstat(fd, &st) != 0)
+		rc = problem(r, CP_EIO, "cannot stat: %s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		rc = problem(r, CP_EIO, "not a regular file");
+	else if ((rc = read_at(r, fd, r->header, (uint64_t)st.st_size < CPS_HEADER_SIZE
+	                       ? (size_t)st.st_size : CPS_HEADER_SIZE, 0)) == CP_OK &&
+	         (rc = check_header(r, r->header, (uint64_t)st.st_size)) == CP_OK &&
+	         (rc = check_table(r)) == CP_OK)
+		rc = read_sections(r, fd);
+	close(fd);
+	return rc;
+}
+
+/* ---- structure ---- */
+
+/* Sections in table order, each at the next multiple of 64 after the one
+ * before, the last ending at the end of the image: no gap, no overlap. */
+static int check_table(cps_reader *r)
+{
+	const uint8_t *h = r->header;
+	uint64_t end = CPS_HEADER_SIZE;
+	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+		unsigned at = CPS_FIXED_HEADER + (unsigned)(k - 1) * CPS_ENTRY_SIZE;
+		const uint8_t *e = h + at;
+		const cps_section *s = &r->sec[k];
+		if (get32(e + CPS_E_KIND) != (uint32_t)k || get32(e + CPS_E_FLAGS) ||
+		    get32(e + CPS_E_RESERVED))
+			return problem(r, CP_ECORRUPT, "section table entry %d at offset %u: kind %u, "
+			               "expected %d (%s) with zero flags", k, at, get32(e + CPS_E_KIND),
+			               k, section_names[k]);
+		if (s->offset != align_up(end))
+			return problem(r, CP_ECORRUPT, "section %s: offset %llu, expected %llu "
+			               "(sections follow each other at multiples of %u)",
+			               section_names[k], (unsigned long long)s->offset,
+			               (unsigned long long)align_up(end), CPS_ALIGN);
+		if (s->offset > r->image_size || s->length > r->image_size - s->offset)
+			return problem(r, CP_ECORRUPT, "section %s at offset %llu: %llu bytes run past "
+			               "the end of the image (%llu bytes)", section_names[k],
+			               (unsigned long long)s->offset, (unsigned long long)s->length,
+			               (unsigned long long)r->image_size);
+		end = s->offset + s->length;
+	}
+	if (end != r->image_size)
+		return problem(r, CP_ECORRUPT, "the image has %llu bytes, its last section ends at %llu",
+		               (unsigned long long)r->image_size, (unsigned long long)end);
+	return CP_OK;
+}
+
+static void check_padding(cps_reader *r)
+{
+	uint64_t end = CPS_HEADER_SIZE;
+	for (int k = 1; k <= CPS_SEC_COUNT && !halt(r); k++) {
+		for (uint64_t i = 0; i < r->sec[k].offset - end; i++)
+			if (r->pad[k][i]) {
+				problem(r, CP_ECORRUPT, "padding byte 0x%02x at offset %llu (before "
+				        "section %s) is not zero", r->pad[k][i],
+				        (unsigned long long)(end + i), section_names[k]);
+				break;
+			}
+		end = r->sec[k].offset + r->sec[k].length;
+	}
+}
+
+static int length_problem(cps_reader *r, int kind, const char *what)
+{
+	return problem(r, CP_ECORRUPT, "section %s at offset %llu: %llu bytes, %s",
+	               section_names[kind], (unsigned long long)r->sec[kind].offset,
+	               (unsigned long long)r->sec[kind].length, what);
+}
+
+/* A hash table of u32 slots: a power of two, 1 to 2^32 of them. */
+static void check_hash_length(cps_reader *r, int kind)
+{
+	uint64_t len = r->sec[kind].length, n = len / sizeof(uint32_t);
+	if (len % sizeof(uint32_t) || n == 0 || (n & (n - 1)) || n > (UINT64_C(1) << 32))
+		length_problem(r, kind, "not a power of two of 4-byte slots");
+}
+
+/* Counts of the header against section lengths. */
+static void check_lengths(cps_reader *r)
+{
+	if (r->sec[CPS_SEC_SCHEMA].length == 0)
+		length_problem(r, CPS_SEC_SCHEMA, "an embedded schema is required");
+	if (!halt(r) && r->row_slots != r->profiles)
+		problem(r, CP_ECORRUPT, "header at offset %u: %llu row slots for %llu profiles "
+		        "(version %u holds live rows only)", CPS_H_ROW_SLOTS,
+		        (unsigned long long)r->row_slots, (unsigned long long)r->profiles, CPS_VERSION);
+	if (!halt(r) && (r->row_size == 0 || r->row_size % 8 || r->row_slots >= UINT32_MAX ||
+	                 r->sec[CPS_SEC_ROWS].length != r->row_slots * r->row_size))
+		length_problem(r, CPS_SEC_ROWS, "not the header's row slots times its row size");
+	uint64_t slen = r->sec[CPS_SEC_STRINGS].length;
+	if (!halt(r) && (slen == 0 || slen > (UINT64_C(1) << 32)))
+		length_problem(r, CPS_SEC_STRINGS, "a string pool has 1 byte to 4 GiB");
+	uint64_t llen = r->sec[CPS_SEC_LISTS].length;
+	if (!halt(r) && (llen == 0 || llen % 4 || llen / 4 > (UINT64_C(1) << 32)))
+		length_problem(r, CPS_SEC_LISTS, "a list pool has 1 to 2^32 4-byte items");
+	if (!halt(r))
+		check_hash_length(r, CPS_SEC_STRING_HASH);
+	if (!halt(r))
+		check_hash_length(r, CPS_SEC_LIST_HASH);
+	if (!halt(r))
+		check_hash_length(r, CPS_SEC_INDEX);
+	/* the range cp_store_set_as_of accepts */
+	if (!halt(r) && r->as_of != 0 &&
+	    (r->as_of < 190001 || r->as_of > 999912 || r->as_of % 100 < 1 || r->as_of % 100 > 12))
+		problem(r, CP_ECORRUPT, "header at offset %u: as-of month %d is not yyyymm",
+		        CPS_H_AS_OF, (int)r->as_of);
+}
+
+static void check_crcs(cps_reader *r)
+{
+	for (int k = 1; k <= CPS_SEC_COUNT && !halt(r); k++) {
+		const cps_section *s = &r->sec[k];
+		uint32_t have = crc_update(crc_init(), sec_data(r, k), (size_t)s->length);
+		if (have != s->crc)
+			problem(r, CP_ECORRUPT, "section %s at offset %llu (%llu bytes): CRC32 0x%08x "
+			        "does not match the recorded 0x%08x", section_names[k],
+			        (unsigned long long)s->offset, (unsigned long long)s->length, have,
+			        s->crc);
+	}
+}
+
+/* ---- the embedded schema ---- */
+
+static int load_schema(cps_reader *r)
+{
+	const cps_section *s = &r->sec[CPS_SEC_SCHEMA];
+	cp_diag *sd = NULL;
+	if (cp_diag_new(&sd) != CP_OK)
+		return problem(r, CP_ENOMEM, "out of memory");
+	int rc = cp_schema_load_memory(&r->schema, (const char *)sec_data(r, CPS_SEC_SCHEMA),
+	                               (size_t)s->length, "embedded schema", sd);
+	if (rc != CP_OK) {
+		int code = rc == CP_ENOMEM ? CP_ENOMEM : CP_ECORRUPT;
+		problem(r, code, "section schema at offset %llu: the embedded schema does not "
+		        "load (%s)", (unsigned long long)s->offset, cp_strerror(rc));
+		for (size_t i = 0; i < cp_diag_count(sd); i++)
+			cp__diag_add(r->diag, cp_diag_severity(sd, i), r->path, 0, 0,
+			             "section schema, line %u column %u: %s", cp_diag_line(sd, i),
+			             cp_diag_column(sd, i), cp_diag_message(sd, i));
+		cp_diag_free(sd);
+		return code;
+	}
+	cp_diag_free(sd);
+	if (r->schema->row_size != r->row_size)
+		return problem(r, CP_ECORRUPT, "section schema at offset %llu: the embedded schema "
+		               "gives rows of %u bytes, the header records %u",
+		               (unsigned long long)s->offset, r->schema->row_size, r->row_size);
+	uint32_t have = layout_crc(r->schema);
+	if (have != r->layout)
+		return problem(r, CP_ECORRUPT, "section schema at offset %llu: the embedded schema "
+		               "gives a row layout (CRC32 0x%08x) other than the one the rows were "
+		               "written with (0x%08x)", (unsigned long long)s->offset, have, r->layout);
+	return CP_OK;
+}
+
+/* ---- contents: every id a read could follow ---- */
+
+static bool is_string(const cps_reader *r, uint32_t id)
+{
+	const char *bytes = (const char *)sec_data(r, CPS_SEC_STRINGS);
+	return id < r->sec[CPS_SEC_STRINGS].length && (id == 0 || bytes[id - 1] == '\0');
+}
+
+static bool is_list(const cps_reader *r, uint32_t id)
+{
+	return id < sec_count32(r, CPS_SEC_LISTS) && (r->list_starts[id >> 3] >> (id & 7)) & 1u;
+}
+
+static void check_strings(cps_reader *r)
+{
+	const uint8_t *bytes = sec_data(r, CPS_SEC_STRINGS);
+	uint64_t len = r->sec[CPS_SEC_STRINGS].length, off = r->sec[CPS_SEC_STRINGS].offset;
+	if (bytes[0] != '\0')
+		content_problem(r, CPS_SEC_STRINGS, off, "string 0 is not the empty string");
+	if (bytes[len - 1] != '\0')
+		content_problem(r, CPS_SEC_STRINGS, off + len - 1, "the last string is not "
+		                "NUL-terminated");
+	uint64_t n = 0;
+	for (const uint8_t *p = bytes; (p = memchr(p, 0, (size_t)(bytes + len - p))); p++)
+		n++;
+	if (n != r->string_count)
+		content_problem(r, CPS_SEC_STRINGS, off, "%llu strings, the header records %u",
+		                (unsigned long long)n, r->string_count);
+}
+
+/* Walk the lists item by item: each count, then that many string ids. */
+static int check_lists(cps_reader *r)
+{
+	const uint32_t *items = sec_u32(r, CPS_SEC_LISTS);
+	uint64_t n = sec_count32(r, CPS_SEC_LISTS), off = r->sec[CPS_SEC_LISTS].offset;
+	if (!(r->list_starts = cp__calloc((size_t)(n / 8 + 1), 1)))
+		return problem(r, CP_ENOMEM, "out of memory");
+	if (items[0] != 0)
+		content_problem(r, CPS_SEC_LISTS, off, "list 0 is not the empty list");
+	uint64_t lists = 0, i = 0;
+	while (i < n && !halt(r)) {
+		uint32_t count = items[i];
+		if (count > n - i - 1) {
+			content_problem(r, CPS_SEC_LISTS, off + i * 4, "list %llu has %u items, past "
+			                "the end of the section", (unsigned long long)i, count);
+			break;
+		}
+		r->list_starts[i >> 3] |= (uint8_t)(1u << (i & 7));
+		lists++;
+		for (uint64_t j = i + 1; j <= i + count && !halt(r); j++)
+			if (!is_string(r, items[j]))
+				content_problem(r, CPS_SEC_LISTS, off + j * 4, "item of list %llu: string "
+				                "id %u is not a string of section strings",
+				                (unsigned long long)i, items[j]);
+		i += 1 + (uint64_t)count;
+	}
+	if (!halt(r) && i == n && lists != r->list_count)
+		content_problem(r, CPS_SEC_LISTS, off, "%llu lists, the header records %u",
+		                (unsigned long long)lists, r->list_count);
+	return CP_OK;
+}
+
+/* Every slot empty or id + 1 of an entry, one slot per entry, and at least
+ * one empty slot: a lookup of a missing value must stop. */
+static void check_hash(cps_reader *r, int kind, bool (*valid)(const cps_reader *, uint32_t),
+                       const char *what, uint32_t entries)
+{
+	const uint32_t *slots = sec_u32(r, kind);
+	uint64_t n = sec_count32(r, kind), off = r->sec[kind].offset, used = 0;
+	for (uint64_t i = 0; i < n && !halt(r); i++) {
+		if (!slots[i])
+			continue;
+		used++;
+		if (!valid(r, slots[i] - 1))
+			content_problem(r, kind, off + i * 4, "slot %llu: id %u is not a %s",
+			                (unsigned long long)i, slots[i] - 1, what);
+	}
+	if (!halt(r) && used != entries)
+		content_problem(r, kind, off, "%llu slots in use for %u entries",
+		                (unsigned long long)used, entries);
+	if (!halt(r) && used == n)
+		content_problem(r, kind, off, "no empty slot among %llu", (unsigned long long)n);
+}
+
+static void check_cell(cps_reader *r, const uint8_t *row, uint64_t row_off, size_t rown,
+                       const cp_field *f, int m)
+{
+	const void *cell = cp__row_cell(row, f, m);
+	uint64_t off = row_off + f->offset + (uint64_t)m * f->width;
+	uint32_t v;
+	if (f->type == CP_TYPE_BOOL) {
+		uint8_t b = *(const uint8_t *)cell;
+		if (b > 1)
+			content_problem(r, CPS_SEC_ROWS, off, "row %zu, field '%s' month %d: bool %u",
+			                rown, f->name, m, b);
+		return;
+	}
+	memcpy(&v, cell, sizeof(v));
+	switch (f->type) {
+	case CP_TYPE_ENUM:
+		if (f->closed) {
+			if (v >= (uint32_t)f->nvalues)
+				content_problem(r, CPS_SEC_ROWS, off, "row %zu, field '%s' month %d: enum "
+				                "index %u, the field has %d values", rown, f->name, m, v,
+				                f->nvalues);
+			return;
+		}
+		/* an open enum holds a string id */
+		/* fall through */
+	case CP_TYPE_STRING:
+		if (!is_string(r, v))
+			content_problem(r, CPS_SEC_ROWS, off, "row %zu, field '%s' month %d: string id "
+			                "%u is not a string of section strings", rown, f->name, m, v);
+		return;
+	case CP_TYPE_SET:
+	case CP_TYPE_LIST:
+		if (!is_list(r, v))
+			content_problem(r, CPS_SEC_ROWS, off, "row %zu, field '%s' month %d: list id %u "
+			                "is not a list of section lists", rown, f->name, m, v);
+		else if (f->type == CP_TYPE_LIST && f->max_items &&
+		         sec_u32(r, CPS_SEC_LISTS)[v] > (uint32_t)f->max_items)
+			content_problem(r, CPS_SEC_ROWS, off, "row %zu, field '%s' month %d: %u items, "
+			                "the field holds at most %d", rown, f->name, m,
+			                sec_u32(r, CPS_SEC_LISTS)[v], f->max_items);
+		return;
+	default:
+		return; /* numbers and dates: every bit pattern is a value */
+	}
+}
+
+/* Fields whose cells can be wrong: ids, enum indexes, bools.  Numbers and
+ * dates take every bit pattern. */
+static bool checked_field(const cp_field *f)
+{
+	return f->type != CP_TYPE_INT && f->type != CP_TYPE_FLOAT && f->type != CP_TYPE_MONEY &&
+	       f->type != CP_TYPE_DATE;
+}
+
+static int check_rows(cps_reader *r)
+{
+	const cp_schema *sc = r->schema;
+	const cp_field *key = &sc->fields[sc->key];
+	const uint8_t *rows = sec_data(r, CPS_SEC_ROWS);
+	const cp_field **fields = cp__calloc((size_t)sc->nfields, sizeof(*fields));
+	if (!fields)
+		return problem(r, CP_ENOMEM, "out of memory");
+	int n = 0;
+	for (int fi = 0; fi < sc->nfields; fi++)
+		if (checked_field(&sc->fields[fi]))
+			fields[n++] = &sc->fields[fi];
+	for (size_t i = 0; i < r->row_slots && !halt(r); i++) {
+		const uint8_t *row = rows + i * sc->row_size;
+		uint64_t row_off = r->sec[CPS_SEC_ROWS].offset + (uint64_t)i * sc->row_size;
+		if (!cp__row_live(row)) {
+			content_problem(r, CPS_SEC_ROWS, row_off, "row %zu holds no profile", i);
+			continue;
+		}
+		if (!cp__row_present(row, key->cell))
+			content_problem(r, CPS_SEC_ROWS, row_off, "row %zu has no key", i);
+		for (int fi = 0; fi < n && !halt(r); fi++) {
+			const cp_field *f = fields[fi];
+			for (int m = 0; m < f->months; m++)
+				if (cp__row_present(row, f->cell + (uint32_t)m))
+					check_cell(r, row, row_off, i, f, m);
+		}
+	}
+	cp__free(fields);
+	return CP_OK;
+}
+
+static bool is_row(const cps_reader *r, uint32_t row)
+{
+	return row < r->row_slots;
+}
+
+/* Every slot a row number + 1, each row once, every row present. */
+static int check_index(cps_reader *r)
+{
+	const uint32_t *slots = sec_u32(r, CPS_SEC_INDEX);
+	uint64_t n = sec_count32(r, CPS_SEC_INDEX), off = r->sec[CPS_SEC_INDEX].offset, used = 0;
+	uint8_t *seen = cp__calloc((size_t)(r->row_slots / 8 + 1), 1);
+	if (!seen)
+		return problem(r, CP_ENOMEM, "out of memory");
+	for (uint64_t i = 0; i < n && !halt(r); i++) {
+		uint32_t v = slots[i];
+		if (!v)
+			continue;
+		if (!is_row(r, v - 1)) {
+			content_problem(r, CPS_SEC_INDEX, off + i * 4, "slot %llu: row %u, the snapshot "
+			                "has %llu rows", (unsigned long long)i, v - 1,
+			                (unsigned long long)r->row_slots);
+			continue;
+		}
+		if ((seen[(v - 1) >> 3] >> ((v - 1) & 7)) & 1u)
+			content_problem(r, CPS_SEC_INDEX, off + i * 4, "slot %llu: row %u is indexed "
+			                "twice", (unsigned long long)i, v - 1);
+		seen[(v - 1) >> 3] |= (uint8_t)(1u << ((v - 1) & 7));
+		used++;
+	}
+	cp__free(seen);
+	if (!halt(r) && used != r->profiles)
+		content_problem(r, CPS_SEC_INDEX, off, "%llu rows indexed, the header records %llu "
+		                "profiles", (unsigned long long)used, (unsigned long long)r->profiles);
+	if (!halt(r) && used == n)
+		content_problem(r, CPS_SEC_INDEX, off, "no empty slot among %llu",
+		                (unsigned long long)n);
+	return CP_OK;
+}
+
+static void check_contents(cps_reader *r)
+{
+	check_strings(r);
+	if (!halt(r))
+		check_hash(r, CPS_SEC_STRING_HASH, is_string, "string of section strings",
+		           r->string_count);
+	if (!halt(r) && check_lists(r) == CP_OK && !halt(r))
+		check_hash(r, CPS_SEC_LIST_HASH, is_list, "list of section lists", r->list_count);
+	if (!halt(r))
+		check_rows(r);
+	if (!halt(r))
+		check_index(r);
+	content_summary(r);
+}
+
+/* ---- the store ---- */
+
+/* The section's buffer, handed over to the store. */
+static void *take_section(cps_reader *r, int kind)
+{
+	void *p = r->data[kind];
+	r->data[kind] = NULL;
+	return p;
+}
+
+static uint32_t hash_mask(const cps_reader *r, int kind)
+{
+	return (uint32_t)(sec_count32(r, kind) - 1);
+}
+
+/* A new store made of the checked sections (a mapping will point instead). */
+static int build_store(cps_reader *r, cp_store **out)
+{
+	cp_store *s;
+	int rc = cp_store_new(&s, r->schema);
+	if (rc != CP_OK)
+		return problem(r, rc, "cannot create the store: %s", cp_strerror(rc));
+	cp__free(s->rows);
+	cp__free(s->free_rows);
+	cp__strpool_free(&s->strings);
+	cp__listpool_free(&s->lists);
+	cp__free(s->index.slots);
+	memset(&s->strings, 0, sizeof(s->strings));
+	memset(&s->lists, 0, sizeof(s->lists));
+	memset(&s->index, 0, sizeof(s->index));
+	s->free_rows = NULL;
+	s->nfree = s->cap_free = 0;
+
+	s->rows = take_section(r, CPS_SEC_ROWS);
+	s->nrows = s->cap_rows = s->live = (size_t)r->row_slots;
+	s->strings.bytes = take_section(r, CPS_SEC_STRINGS);
+	s->strings.len = s->strings.cap = (size_t)r->sec[CPS_SEC_STRINGS].length;
+	s->strings.count = r->string_count;
+	s->strings.hash = take_section(r, CPS_SEC_STRING_HASH);
+	s->strings.mask = hash_mask(r, CPS_SEC_STRING_HASH);
+	s->lists.items = take_section(r, CPS_SEC_LISTS);
+	s->lists.len = s->lists.cap = (size_t)sec_count32(r, CPS_SEC_LISTS);
+	s->lists.count = r->list_count;
+	s->lists.hash = take_section(r, CPS_SEC_LIST_HASH);
+	s->lists.mask = hash_mask(r, CPS_SEC_LIST_HASH);
+	s->index.slots = take_section(r, CPS_SEC_INDEX);
+	s->index.mask = hash_mask(r, CPS_SEC_INDEX);
+	s->index.used = (uint32_t)r->profiles;
+	s->as_of = r->as_of;
+	*out = s;
+	return CP_OK;
+}
+
+/* verify: every string is found through the string hash, every profile
+ * under its key through the index. */
+static void check_lookups(cps_reader *r, const cp_store *s)
+{
+	const cp_strpool *p = &s->strings;
+	for (size_t id = 0; id < p->len; id += strlen(p->bytes + id) + 1) {
+		const char *str = p->bytes + id;
+		if (cp__strpool_find(p, str, strlen(str)) != id)
+			content_problem(r, CPS_SEC_STRING_HASH, r->sec[CPS_SEC_STRING_HASH].offset,
+			                "string %zu is not found through the hash", id);
+	}
+	for (size_t i = 0; i < s->nrows; i++) {
+		const char *key = cp__store_row_key(s, cp__store_row(s, i));
+		if (cp__store_find(s, key, strlen(key)) != i)
+			content_problem(r, CPS_SEC_INDEX, r->sec[CPS_SEC_INDEX].offset,
+			                "the profile of row %zu is not found under its key", i);
+	}
+	content_summary(r);
+}
+
+static int load(cps_reader *r, cp_store **out)
+{
+	int rc = read_file(r);
+	if (rc != CP_OK)
+		return rc;
+	check_padding(r);
+	if (!halt(r))
+		check_lengths(r);
+	if (!halt(r))
+		check_crcs(r);
+	/* Past a damaged section, content checks would only repeat the damage. */
+	if (r->rc != CP_OK)
+		return r->rc;
+	if ((rc = load_schema(r)) != CP_OK)
+		return rc;
+	check_contents(r);
+	if (r->rc != CP_OK)
+		return r->rc;
+	cp_store *s = NULL;
+	if ((rc = build_store(r, &s)) != CP_OK)
+		return rc;
+	if (r->verify) {
+		memset(r->problems, 0, sizeof(r->problems));
+		check_lookups(r, s);
+	}
+	if (out && r->rc == CP_OK)
+		*out = s;
+	else
+		cp_store_free(s);
+	return r->rc;
+}
+
+static void reader_free(cps_reader *r)
+{
+	for (int k = 1; k <= CPS_SEC_COUNT; k++)
+		cp__free(r->data[k]);
+	cp__free(r->list_starts);
+	cp_schema_free(r->schema);
+}
+
+int cp_store_open(cp_store **out, const char *path, cp_diag *diag)
+{
+	if (!out)
+		return CP_EINVAL;
+	*out = NULL;
+	if (!path)
+		return CP_EINVAL;
+	cps_reader r;
+	memset(&r, 0, sizeof(r));
+	r.path = path;
+	r.diag = diag;
+	int rc = load(&r, out);
+	reader_free(&r);
+	return rc;
+}
+
+int cp_snapshot_verify(const char *path, cp_diag *diag)
+{
+	if (!path)
+		return CP_EINVAL;
+	cps_reader r;
+	memset(&r, 0, sizeof(r));
+	r.path = path;
+	r.diag = diag;
+	r.verify = true;
+	int rc = load(&r, NULL);
+	reader_free(&r);
+	return rc;
+}

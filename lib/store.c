@@ -98,6 +98,27 @@ static int strpool_grow_hash(cp_strpool *p)
 	return CP_OK;
 }
 
+int cp__strpool_add(cp_strpool *p, const char *s, size_t len, uint32_t *id)
+{
+	if (len > CP_POOL_LIMIT - p->len)
+		return CP_ELIMIT;
+	if (p->len + len + 1 > p->cap) {
+		size_t cap = p->cap;
+		while (cap < p->len + len + 1)
+			cap += cap / 2 + 64;
+		char *b = cp__realloc(p->bytes, cap);
+		if (!b)
+			return CP_ENOMEM;
+		p->bytes = b;
+		p->cap = cap;
+	}
+	*id = (uint32_t)p->len;
+	memcpy(p->bytes + p->len, s, len);
+	p->bytes[p->len + len] = '\0';
+	p->len += len + 1;
+	return CP_OK;
+}
+
 int cp__strpool_intern(cp_strpool *p, const char *s, size_t len, uint32_t *id)
 {
 	uint32_t h = str_hash(s, len) & p->mask;
@@ -119,23 +140,11 @@ int cp__strpool_intern(cp_strpool *p, const char *s, size_t len, uint32_t *id)
 		for (h = str_hash(s, len) & p->mask; p->hash[h]; h = (h + 1) & p->mask)
 			;
 	}
-	if (p->len + len + 1 > p->cap) {
-		size_t cap = p->cap;
-		while (cap < p->len + len + 1)
-			cap += cap / 2 + 64;
-		char *b = cp__realloc(p->bytes, cap);
-		if (!b)
-			return CP_ENOMEM;
-		p->bytes = b;
-		p->cap = cap;
-	}
-	uint32_t nid = (uint32_t)p->len;
-	memcpy(p->bytes + nid, s, len);
-	p->bytes[nid + len] = '\0';
-	p->len += len + 1;
+	int rc = cp__strpool_add(p, s, len, id);
+	if (rc != CP_OK)
+		return rc;
 	p->count++;
-	p->hash[h] = nid + 1;
-	*id = nid;
+	p->hash[h] = *id + 1;
 	return CP_OK;
 }
 
@@ -211,6 +220,28 @@ static int listpool_grow_hash(cp_listpool *p)
 	return CP_OK;
 }
 
+int cp__listpool_add(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id)
+{
+	if ((size_t)n + 1 > CP_POOL_LIMIT - p->len)
+		return CP_ELIMIT;
+	if (p->len + n + 1 > p->cap) {
+		size_t cap = p->cap;
+		while (cap < p->len + n + 1)
+			cap += cap / 2 + 16;
+		uint32_t *it = cp__reallocarray(p->items, cap, sizeof(uint32_t));
+		if (!it)
+			return CP_ENOMEM;
+		p->items = it;
+		p->cap = cap;
+	}
+	*id = (uint32_t)p->len;
+	p->items[p->len] = n;
+	if (n)
+		memcpy(p->items + p->len + 1, ids, (size_t)n * sizeof(uint32_t));
+	p->len += (size_t)n + 1;
+	return CP_OK;
+}
+
 int cp__listpool_intern(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id)
 {
 	uint32_t h = list_hash(ids, n) & p->mask;
@@ -232,24 +263,11 @@ int cp__listpool_intern(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_
 		for (h = list_hash(ids, n) & p->mask; p->hash[h]; h = (h + 1) & p->mask)
 			;
 	}
-	if (p->len + n + 1 > p->cap) {
-		size_t cap = p->cap;
-		while (cap < p->len + n + 1)
-			cap += cap / 2 + 16;
-		uint32_t *it = cp__reallocarray(p->items, cap, sizeof(uint32_t));
-		if (!it)
-			return CP_ENOMEM;
-		p->items = it;
-		p->cap = cap;
-	}
-	uint32_t nid = (uint32_t)p->len;
-	p->items[nid] = n;
-	if (n)
-		memcpy(p->items + nid + 1, ids, (size_t)n * sizeof(uint32_t));
-	p->len += (size_t)n + 1;
+	int rc = cp__listpool_add(p, ids, n, id);
+	if (rc != CP_OK)
+		return rc;
 	p->count++;
-	p->hash[h] = nid + 1;
-	*id = nid;
+	p->hash[h] = *id + 1;
 	return CP_OK;
 }
 

@@ -41,6 +41,10 @@ size_t cp__strpool_memory(const cp_strpool *p);
 /* Intern s[0..len) (no NUL inside) and give its id; CP_ENOMEM or CP_ELIMIT
  * (pool over 4 GiB). */
 int cp__strpool_intern(cp_strpool *p, const char *s, size_t len, uint32_t *id);
+/* Append s[0..len) without looking for it or updating the hash: for the
+ * pools of a draft, where repeats are harmless (cp_store_put interns them).
+ * Never mix with cp__strpool_intern on one pool. */
+int cp__strpool_add(cp_strpool *p, const char *s, size_t len, uint32_t *id);
 /* Id of s[0..len) if interned, else CP_NO_ID. */
 uint32_t cp__strpool_find(const cp_strpool *p, const char *s, size_t len);
 static inline const char *cp__strpool_get(const cp_strpool *p, uint32_t id)
@@ -70,6 +74,8 @@ size_t cp__listpool_memory(const cp_listpool *p);
 /* Intern n string ids (a list, or a set already in canonical order); CP_ENOMEM
  * or CP_ELIMIT (pool over 4 GiB). */
 int cp__listpool_intern(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id);
+/* Append without interning, as cp__strpool_add. */
+int cp__listpool_add(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id);
 static inline uint32_t cp__listpool_count(const cp_listpool *p, uint32_t id)
 {
 	return p->items[id];
@@ -146,7 +152,8 @@ int cp__store_lookup(const cp_store *s, const char *key, size_t len, char *buf,
 /*
  * A draft profile: a row in the schema's layout whose string and list ids
  * refer to the draft's own pools; cp_store_put re-interns them into the
- * store's pools.
+ * store's pools.  The draft's pools are append-only (cp__strpool_add): a
+ * string may be in them twice, and equal strings may have different ids.
  */
 struct cp_profile {
 	cp_obj obj;

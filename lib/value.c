@@ -110,22 +110,19 @@ int cp__parse_date(const char *s, size_t len, cp_date *out, const char **why)
 	return CP_OK;
 }
 
-static bool text_is(const char *s, size_t len, const char *word)
-{
-	return strlen(word) == len && memcmp(s, word, len) == 0;
-}
-
 int cp__parse_bool(const char *s, size_t len, int *out, const char **why)
 {
-	static const char *const yes[] = {"1", "true", "Y", "是", "TRUE", "y", "True"};
-	static const char *const no[] = {"0", "false", "N", "否", "FALSE", "n", "False"};
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (text_is(s, len, yes[i])) {
-			*out = 1;
-			return CP_OK;
-		}
-		if (text_is(s, len, no[i])) {
-			*out = 0;
+	/* Called for every bool cell of an ingest: compare lengths first. */
+	static const struct {
+		const char *text;
+		unsigned char len, value;
+	} words[] = {{"1", 1, 1},     {"0", 1, 0},     {"Y", 1, 1},     {"N", 1, 0},
+	             {"y", 1, 1},     {"n", 1, 0},     {"true", 4, 1},  {"false", 5, 0},
+	             {"是", 3, 1},    {"否", 3, 0},    {"TRUE", 4, 1},  {"FALSE", 5, 0},
+	             {"True", 4, 1},  {"False", 5, 0}};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (words[i].len == len && memcmp(s, words[i].text, len) == 0) {
+			*out = words[i].value;
 			return CP_OK;
 		}
 	}
@@ -143,26 +140,80 @@ int cp__parse_int(const char *s, size_t len, int64_t *out, const char **why)
 		*why = "not an integer";
 		return CP_ETYPE;
 	}
-	uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9') {
-			*why = "not an integer";
-			return CP_ETYPE;
+	const unsigned char *p = (const unsigned char *)s + i, *end = (const unsigned char *)s + len;
+	uint64_t v = 0;
+	if (len - i <= 18) {
+		/* up to 18 digits cannot overflow */
+		for (; p < end; p++) {
+			unsigned dgt = (unsigned)*p - '0';
+			if (dgt > 9) {
+				*why = "not an integer";
+				return CP_ETYPE;
+			}
+			v = v * 10 + dgt;
 		}
-		unsigned dgt = (unsigned)(s[i] - '0');
-		if (v > (limit - dgt) / 10) {
-			*why = "integer out of range";
-			return CP_ETYPE;
+	} else {
+		uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+		for (; p < end; p++) {
+			unsigned dgt = (unsigned)*p - '0';
+			if (dgt > 9) {
+				*why = "not an integer";
+				return CP_ETYPE;
+			}
+			if (v > (limit - dgt) / 10) {
+				*why = "integer out of range";
+				return CP_ETYPE;
+			}
+			v = v * 10 + dgt;
 		}
-		v = v * 10 + dgt;
 	}
 	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
 	return CP_OK;
 }
 
+/*
+ * Plain decimals of at most 15 digits ("12.75", "-0.5", "300"): the digits
+ * as an integer and the power of ten are exact doubles, so one division
+ * gives the correctly rounded value (Clinger's fast path).  0 if s is not
+ * of that form.
+ */
+static int parse_float_fast(const char *s, size_t len, double *out)
+{
+	static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+	                               1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+	size_t i = 0;
+	bool neg = false;
+	if (i < len && (s[i] == '-' || s[i] == '+'))
+		neg = s[i++] == '-';
+	uint64_t m = 0;
+	int digits = 0, frac = -1;
+	for (; i < len; i++) {
+		unsigned dgt = (unsigned)(unsigned char)s[i] - '0';
+		if (dgt <= 9) {
+			m = m * 10 + dgt;
+			digits++;
+			if (frac >= 0)
+				frac++;
+		} else if (s[i] == '.' && frac < 0) {
+			frac = 0;
+		} else {
+			return 0;
+		}
+	}
+	if (digits == 0 || digits > 15)
+		return 0;
+	double v = (double)m;
+	if (frac > 0)
+		v /= pow10[frac];
+	*out = neg ? -v : v;
+	return 1;
+}
+
 int cp__parse_float(const char *s, size_t len, double *out, const char **why)
 {
 	char tmp[64];
+	if (parse_float_fast(s, len, out))
+		return CP_OK;
 	/* Only plain decimal notation with an optional exponent: no hex, inf, nan. */
 	if (len == 0 || len >= sizeof(tmp)) {
 		*why = "not a number";

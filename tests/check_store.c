@@ -696,6 +696,70 @@ START_TEST(test_float_text_round_trips)
 }
 END_TEST
 
+START_TEST(test_parsers_fast_paths)
+{
+	/* The fast paths of value.c used by every cell of an ingest agree with
+	 * the general ones: plain decimals against strtod, ints around 18/19
+	 * digits. */
+	uint64_t x = 0x2545F4914F6CDD1Du;
+	const char *why;
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		char buf[40];
+		int digits = 1 + (int)(x % 17), point = (int)((x >> 8) % (uint64_t)(digits + 1));
+		size_t n = 0;
+		if ((x >> 16) & 1)
+			buf[n++] = '-';
+		uint64_t y = x;
+		for (int d = 0; d < digits; d++) {
+			if (d == point && d > 0)
+				buf[n++] = '.';
+			buf[n++] = (char)('0' + y % 10);
+			y = y / 10 ? y / 10 : x >> 3;
+		}
+		buf[n] = '\0';
+		double got, want = strtod(buf, NULL);
+		ck_assert_int_eq(cp__parse_float(buf, n, &got, &why), CP_OK);
+		ck_assert_msg(memcmp(&got, &want, sizeof(got)) == 0, "%s: %.17g != %.17g", buf, got, want);
+	}
+	double d;
+	ck_assert_int_eq(cp__parse_float("-0", 2, &d, &why), CP_OK);
+	ck_assert(d == 0 && signbit(d));
+	ck_assert_int_eq(cp__parse_float("1.", 2, &d, &why), CP_OK);
+	ck_assert(d == 1.0);
+	ck_assert_int_eq(cp__parse_float(".", 1, &d, &why), CP_ETYPE);
+	ck_assert_int_eq(cp__parse_float("-", 1, &d, &why), CP_ETYPE);
+	ck_assert_int_eq(cp__parse_float("+-1", 3, &d, &why), CP_ETYPE);
+	ck_assert_int_eq(cp__parse_float("1.2.3", 5, &d, &why), CP_ETYPE);
+	ck_assert_int_eq(cp__parse_float("0.1234567890123456789", 21, &d, &why), CP_OK);
+	ck_assert(d == 0.1234567890123456789);
+	int64_t v;
+	ck_assert_int_eq(cp__parse_int("999999999999999999", 18, &v, &why), CP_OK);
+	ck_assert(v == 999999999999999999);
+	ck_assert_int_eq(cp__parse_int("-000000000000000000001", 22, &v, &why), CP_OK);
+	ck_assert(v == -1);
+	ck_assert_int_eq(cp__parse_int("+9223372036854775807", 20, &v, &why), CP_OK);
+	ck_assert(v == INT64_MAX);
+	ck_assert_int_eq(cp__parse_int("-9223372036854775809", 20, &v, &why), CP_ETYPE);
+	ck_assert_str_eq(why, "integer out of range");
+	ck_assert_int_eq(cp__parse_int("12345678901234567x", 18, &v, &why), CP_ETYPE);
+	ck_assert_str_eq(why, "not an integer");
+	int b;
+	static const char *const yes[] = {"1", "true", "Y", "是", "TRUE", "y", "True"};
+	static const char *const no[] = {"0", "false", "N", "否", "FALSE", "n", "False"};
+	for (int i = 0; i < 7; i++) {
+		ck_assert_int_eq(cp__parse_bool(yes[i], strlen(yes[i]), &b, &why), CP_OK);
+		ck_assert_int_eq(b, 1);
+		ck_assert_int_eq(cp__parse_bool(no[i], strlen(no[i]), &b, &why), CP_OK);
+		ck_assert_int_eq(b, 0);
+	}
+	ck_assert_int_eq(cp__parse_bool("tru", 3, &b, &why), CP_ETYPE);
+	ck_assert_int_eq(cp__parse_bool("是的", 6, &b, &why), CP_ETYPE);
+}
+END_TEST
+
 START_TEST(test_view_text_buffer)
 {
 	ck_assert_int_eq(cp_profile_set_text(prof, F_MSISDN, 0, "13800000001"), CP_OK);
@@ -1258,6 +1322,7 @@ int main(void)
 	tcase_add_test(tc, test_personal_values_never_in_messages);
 	tcase_add_loop_test(tc, test_text_forms, 0, (int)(sizeof(text_cases) / sizeof(text_cases[0])));
 	tcase_add_test(tc, test_float_text_round_trips);
+	tcase_add_test(tc, test_parsers_fast_paths);
 	tcase_add_test(tc, test_view_text_buffer);
 	tcase_add_test(tc, test_cell_text_takes_slices);
 	tcase_add_test(tc, test_put_replace_delete_reuse);
