@@ -292,32 +292,41 @@ typedef struct cp__ectx {
 	const uint32_t *lists;    /* item-list pool */
 	int64_t as_of;            /* as-of day */
 	bool has_as_of;
+	uint32_t row_size;        /* bytes of the row (whole-word reads stay inside) */
 } cp__ectx;
 
-/* Instructions (see rules_eval.c for what each does). */
+/*
+ * Instructions (what each does: rules_ops.inc).  One list, in order (ranges
+ * of it are used: OP_EQ_I + comparison, OP_LOAD_I64..OP_LOAD_ENUM, ...),
+ * from which the enum, the names and the evaluator's jump table are made.
+ *
+ * Fused operations are only in the fast program (rules_opt.c): they read a
+ * field's cells straight from the row.  a = presence cell of the first
+ * month, b = its byte offset, c = cell width (1, 4 or 8); flags: the
+ * comparison (enum cp__cmp) and CP_FUSED_FLOAT (8-byte cells are doubles);
+ * imm: the constant compared with.  OP_W_ALL..OP_W_COUNT: agg(field[i..j]
+ * cmp constant); OP_W_SUM_I..OP_W_MAX_F: agg(field[i..j]); OP_F_CMP:
+ * field[i] cmp constant.
+ */
+#define CP__OPS(X) \
+	X(LOAD_I64) X(LOAD_F64) X(LOAD_BOOL) X(LOAD_DATE) X(LOAD_ENUM) X(LOAD_STR) \
+	X(LOAD_ITEMS) X(I2F) X(M2F) X(I2M) X(E2S) X(ADD_I) X(SUB_I) X(MUL_I) X(MOD_I) \
+	X(NEG_I) X(ADD_F) X(SUB_F) X(MUL_F) X(DIV_F) X(NEG_F) X(EQ_I) X(NE_I) X(LT_I) \
+	X(LE_I) X(GT_I) X(GE_I) X(EQ_F) X(NE_F) X(LT_F) X(LE_F) X(GT_F) X(GE_F) X(EQ_S) \
+	X(NE_S) X(LT_S) X(LE_S) X(GT_S) X(GE_S) X(AND) X(OR) X(NOT) X(IN_I) X(IN_S) \
+	X(SUM_I) X(SUM_F) X(AVG_I) X(AVG_F) X(AVG_M) X(MIN_I) X(MIN_F) X(MAX_I) X(MAX_F) \
+	X(MIN2_I) X(MIN2_F) X(MAX2_I) X(MAX2_F) X(COUNT) X(ALL) X(ANY) X(NONE) X(STREAK) \
+	X(SINCE) X(SLOPE_I) X(SLOPE_F) X(SLOPE_M) X(ABS_I) X(ABS_F) X(ROUND_F) X(ROUND_M) \
+	X(COALESCE) X(PRESENT) X(IF) X(LEN) X(HAS) X(STARTS) X(ENDS) X(CONTAINS) \
+	X(MONTHS_SINCE) X(DAYS_SINCE) X(TRUTH) X(FIRST) X(TRACK) X(W_ALL) X(W_ANY) \
+	X(W_NONE) X(W_COUNT) X(W_SUM_I) X(W_SUM_F) X(W_AVG_I) X(W_AVG_F) X(W_AVG_M) \
+	X(W_MIN_I) X(W_MIN_F) X(W_MAX_I) X(W_MAX_F) X(F_CMP)
+
 enum cp__op {
-	OP_LOAD_I64 = 1, OP_LOAD_F64, OP_LOAD_BOOL, OP_LOAD_DATE, OP_LOAD_ENUM,
-	OP_LOAD_STR, OP_LOAD_ITEMS,
-	OP_I2F, OP_M2F, OP_I2M, OP_E2S,
-	OP_ADD_I, OP_SUB_I, OP_MUL_I, OP_MOD_I, OP_NEG_I,
-	OP_ADD_F, OP_SUB_F, OP_MUL_F, OP_DIV_F, OP_NEG_F,
-	OP_EQ_I, OP_NE_I, OP_LT_I, OP_LE_I, OP_GT_I, OP_GE_I,
-	OP_EQ_F, OP_NE_F, OP_LT_F, OP_LE_F, OP_GT_F, OP_GE_F,
-	OP_EQ_S, OP_NE_S, OP_LT_S, OP_LE_S, OP_GT_S, OP_GE_S,
-	OP_AND, OP_OR, OP_NOT,
-	OP_IN_I, OP_IN_S,           /* imm.p: constant array of c values; flags 1: list has null */
-	OP_SUM_I, OP_SUM_F, OP_AVG_I, OP_AVG_F, OP_AVG_M,
-	OP_MIN_I, OP_MIN_F, OP_MAX_I, OP_MAX_F,
-	OP_MIN2_I, OP_MIN2_F, OP_MAX2_I, OP_MAX2_F,
-	OP_COUNT, OP_ALL, OP_ANY, OP_NONE, OP_STREAK, OP_SINCE,
-	OP_SLOPE_I, OP_SLOPE_F, OP_SLOPE_M,
-	OP_ABS_I, OP_ABS_F, OP_ROUND_F, OP_ROUND_M,
-	OP_COALESCE, OP_PRESENT, OP_IF,
-	OP_LEN, OP_HAS, OP_STARTS, OP_ENDS, OP_CONTAINS,
-	OP_MONTHS_SINCE, OP_DAYS_SINCE,
-	OP_TRUTH,      /* dst = (a is true), never null */
-	OP_FIRST,      /* tag in a first-match group: a = own condition (or none), imm.p = earlier conditions */
-	OP_TRACK,      /* imm.p: rules; dst = stage, dst+1 = rule index */
+	OP_NONE_ = 0,
+#define CP__OP_ENUM(name) OP_##name,
+	CP__OPS(CP__OP_ENUM)
+#undef CP__OP_ENUM
 	OP_COUNT_
 };
 
@@ -326,15 +335,20 @@ enum cp__op {
 /* the "no slot" value */
 #define CP_NO_SLOT UINT32_MAX
 
+#define CP_FUSED_FLOAT 0x10u
+
 typedef struct cp__track_rule_ref {
 	uint32_t slot;  /* the rule's condition */
 	int32_t stage;
 } cp__track_rule_ref;
 
+/* Build rs->fast from rs->prog (rules_opt.c). */
+int cp__prog_optimize(cp_ruleset *rs);
+
 /* Execute one instruction (the compiler folds constants with it). */
 void cp__exec_one(const cp__insn *in, cp__slot *s, const cp__ectx *cx);
-/* Run the whole program over slots. */
-void cp__prog_run(const cp__prog *p, cp__slot *s, const cp__ectx *cx);
+/* Run n instructions over slots. */
+void cp__prog_run(const cp__insn *code, size_t n, cp__slot *s, const cp__ectx *cx);
 const char *cp__op_name(int op);
 void cp__prog_free(cp__prog *p);
 
@@ -371,6 +385,8 @@ typedef struct cp__tag {
 	int member;       /* position in the group, -1 for the otherwise tag */
 	bool implicit;    /* created by a group's otherwise */
 	uint32_t raw_slot, final_slot;
+	uint32_t out_slot;  /* what cp_eval leaves: the final value, or for a tag
+	                     * in no group its condition (read as truth: null is false) */
 	unsigned line, col;
 } cp__tag;
 
@@ -410,7 +426,9 @@ struct cp_ruleset {
 	cp_obj obj;
 	const cp_schema *schema;   /* own reference */
 	cp__arena arena;
-	cp__prog prog;
+	cp__prog prog;       /* every node's value: explain runs this one */
+	cp__insn *fast;      /* the same results, fused and pruned: cp_eval runs this */
+	size_t nfast;
 
 	cp__pack *packs;
 	int npacks, cap_packs;
@@ -493,8 +511,10 @@ struct cp_result {
 	cp_obj obj;
 	const cp_ruleset *rs;
 	cp__slot *slots;
-	int *applying;     /* indexes of the tags that apply, ruleset order */
-	int napplying;
+	int *applying;     /* indexes of the tags that apply, ruleset order ... */
+	int napplying;     /* ... made on first use after an evaluation (-1: not yet) */
+	int asof_month;    /* cache: the last store as-of month seen ... */
+	cp_date asof_day;  /* ... and its last day */
 	bool evaluated;
 	const char *cx_strings;      /* pools of the last evaluation (for text) */
 	const uint32_t *cx_lists;
@@ -504,8 +524,11 @@ struct cp_result {
 	const cp_schema *checked_schema;
 };
 
+/* Evaluate one row: the fast program, or (full) the whole one, which leaves
+ * every node's value for explain. */
 int cp__result_eval_row(cp_result *res, const uint8_t *row, const cp_strpool *strings,
-                        const cp_listpool *lists, int as_of_yyyymm);
+                        const cp_listpool *lists, int as_of_yyyymm, bool full);
+int cp__result_eval_view(cp_result *res, const cp_view *view, bool full);
 /* 1 if rows of schema a can be read with a program compiled for b. */
 bool cp__schema_compatible(const cp_schema *a, const cp_schema *b);
 

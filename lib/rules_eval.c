@@ -152,7 +152,7 @@ static void slope(const cp__slot *a, uint32_t n, int kind, cp__slot *o)
 		}                                                 \
 		__VA_ARGS__;                                      \
 	}                                                     \
-	break
+	NEXT
 
 #define UN(...)                                           \
 	LOOP {                                                \
@@ -164,7 +164,7 @@ static void slope(const cp__slot *a, uint32_t n, int kind, cp__slot *o)
 		}                                                 \
 		__VA_ARGS__;                                      \
 	}                                                     \
-	break
+	NEXT
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -172,165 +172,10 @@ static void slope(const cp__slot *a, uint32_t n, int kind, cp__slot *o)
 #define ALWAYS_INLINE inline
 #endif
 
-static ALWAYS_INLINE void exec(const cp__insn *in, cp__slot *s, const cp__ectx *cx)
+/* The aggregates of a window a[0..n) into *D. */
+static ALWAYS_INLINE void aggregate(int op, const cp__slot *A, uint32_t n, cp__slot *D)
 {
-	const uint32_t n = in->n;
-	const size_t ia = in->sa, ib = in->sb, ic = in->sc;
-	cp__slot *D = s + in->dst;
-	const cp__slot *A = s + in->a, *B = s + in->b, *C = s + in->c;
-	switch (in->op) {
-	/* ---- loads: a = presence cell, b = byte offset, c = width ---- */
-	case OP_LOAD_I64:
-		LOOP {
-			D[k].null = !cp__row_present(cx->row, in->a + k);
-			memcpy(&D[k].v.i, cx->row + in->b + k * 8, 8);
-		}
-		break;
-	case OP_LOAD_F64:
-		LOOP {
-			D[k].null = !cp__row_present(cx->row, in->a + k);
-			memcpy(&D[k].v.f, cx->row + in->b + k * 8, 8);
-		}
-		break;
-	case OP_LOAD_BOOL:
-		LOOP {
-			D[k].null = !cp__row_present(cx->row, in->a + k);
-			D[k].v.i = cx->row[in->b + k] != 0;
-		}
-		break;
-	case OP_LOAD_DATE: {
-		int32_t v;
-		LOOP {
-			D[k].null = !cp__row_present(cx->row, in->a + k);
-			memcpy(&v, cx->row + in->b + k * 4, 4);
-			D[k].v.i = v;
-		}
-		break;
-	}
-	case OP_LOAD_ENUM: {
-		uint32_t v;
-		LOOP {
-			D[k].null = !cp__row_present(cx->row, in->a + k);
-			memcpy(&v, cx->row + in->b + k * 4, 4);
-			D[k].v.i = v;
-		}
-		break;
-	}
-	case OP_LOAD_STR: {
-		uint32_t v;
-		LOOP {
-			D[k].null = !cp__row_present(cx->row, in->a + k);
-			memcpy(&v, cx->row + in->b + k * 4, 4);
-			D[k].v.s = cx->strings + v;
-		}
-		break;
-	}
-	case OP_LOAD_ITEMS: {
-		uint32_t v;
-		LOOP {
-			D[k].null = !cp__row_present(cx->row, in->a + k);
-			memcpy(&v, cx->row + in->b + k * 4, 4);
-			D[k].v.l = cx->lists + v;
-		}
-		break;
-	}
-
-	/* ---- conversions ---- */
-	case OP_I2F: UN(set_f(o, (double)x->v.i));
-	case OP_M2F: UN(set_f(o, (double)x->v.i / 100.0));
-	case OP_I2M: UN(o->null = MUL_OVF(x->v.i, (int64_t)100, &o->v.i));
-	case OP_E2S:
-		UN(if ((uint64_t)x->v.i < in->c) {
-			o->v.s = ((const char *const *)in->imm.p)[x->v.i];
-			o->null = 0;
-		} else o->null = 1);
-
-	/* ---- arithmetic ---- */
-	case OP_ADD_I: BIN(o->null = ADD_OVF(x->v.i, y->v.i, &o->v.i));
-	case OP_SUB_I: BIN(o->null = SUB_OVF(x->v.i, y->v.i, &o->v.i));
-	case OP_MUL_I: BIN(o->null = MUL_OVF(x->v.i, y->v.i, &o->v.i));
-	case OP_MOD_I:
-		BIN(if (y->v.i == 0 || (y->v.i == -1 && x->v.i == INT64_MIN)) o->null = 1;
-		    else set_i(o, x->v.i % y->v.i));
-	case OP_NEG_I:
-		UN(if (x->v.i == INT64_MIN) o->null = 1; else set_i(o, -x->v.i));
-	case OP_ADD_F: BIN(set_f(o, x->v.f + y->v.f));
-	case OP_SUB_F: BIN(set_f(o, x->v.f - y->v.f));
-	case OP_MUL_F: BIN(set_f(o, x->v.f * y->v.f));
-	case OP_DIV_F: BIN(if (y->v.f == 0) o->null = 1; else set_f(o, x->v.f / y->v.f));
-	case OP_NEG_F: UN(set_f(o, -x->v.f));
-
-	/* ---- comparisons ---- */
-	case OP_EQ_I: BIN(set_i(o, x->v.i == y->v.i));
-	case OP_NE_I: BIN(set_i(o, x->v.i != y->v.i));
-	case OP_LT_I: BIN(set_i(o, x->v.i < y->v.i));
-	case OP_LE_I: BIN(set_i(o, x->v.i <= y->v.i));
-	case OP_GT_I: BIN(set_i(o, x->v.i > y->v.i));
-	case OP_GE_I: BIN(set_i(o, x->v.i >= y->v.i));
-	case OP_EQ_F: BIN(set_i(o, x->v.f == y->v.f));
-	case OP_NE_F: BIN(set_i(o, x->v.f != y->v.f));
-	case OP_LT_F: BIN(set_i(o, x->v.f < y->v.f));
-	case OP_LE_F: BIN(set_i(o, x->v.f <= y->v.f));
-	case OP_GT_F: BIN(set_i(o, x->v.f > y->v.f));
-	case OP_GE_F: BIN(set_i(o, x->v.f >= y->v.f));
-	case OP_EQ_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) == 0));
-	case OP_NE_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) != 0));
-	case OP_LT_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) < 0));
-	case OP_LE_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) <= 0));
-	case OP_GT_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) > 0));
-	case OP_GE_S: BIN(set_i(o, strcmp(x->v.s, y->v.s) >= 0));
-
-	/* ---- Kleene logic ---- */
-	case OP_AND:
-		LOOP {
-			const cp__slot *x = XA, *y = XB;
-			bool xf = !x->null && !x->v.i, yf = !y->null && !y->v.i;
-			if (xf || yf)
-				set_i(XD, 0);
-			else if (x->null | y->null)
-				XD->null = 1;
-			else
-				set_i(XD, 1);
-		}
-		break;
-	case OP_OR:
-		LOOP {
-			const cp__slot *x = XA, *y = XB;
-			if (truth(x) || truth(y))
-				set_i(XD, 1);
-			else if (x->null | y->null)
-				XD->null = 1;
-			else
-				set_i(XD, 0);
-		}
-		break;
-	case OP_NOT: UN(set_i(o, !x->v.i));
-
-	/* ---- x in [constants]: c values at imm.p; flags 1: the list has a null ---- */
-	case OP_IN_I:
-		UN({
-			const int64_t *v = in->imm.p;
-			bool found = false;
-			for (uint32_t j = 0; j < in->c && !found; j++)
-				found = v[j] == x->v.i;
-			if (found || !in->flags)
-				set_i(o, found);
-			else
-				o->null = 1;
-		});
-	case OP_IN_S:
-		UN({
-			const char *const *v = in->imm.p;
-			bool found = false;
-			for (uint32_t j = 0; j < in->c && !found; j++)
-				found = strcmp(v[j], x->v.s) == 0;
-			if (found || !in->flags)
-				set_i(o, found);
-			else
-				o->null = 1;
-		});
-
-	/* ---- aggregates over the window a[0..n) ---- */
+	switch (op) {
 	case OP_SUM_I:
 	case OP_AVG_I:
 	case OP_AVG_M: {
@@ -345,10 +190,10 @@ static ALWAYS_INLINE void exec(const cp__insn *in, cp__slot *s, const cp__ectx *
 		}
 		if (!m || over)
 			D->null = 1;
-		else if (in->op == OP_SUM_I)
+		else if (op == OP_SUM_I)
 			set_i(D, sum);
 		else
-			set_f(D, (double)sum / m / (in->op == OP_AVG_M ? 100.0 : 1.0));
+			set_f(D, (double)sum / m / (op == OP_AVG_M ? 100.0 : 1.0));
 		break;
 	}
 	case OP_SUM_F:
@@ -364,12 +209,12 @@ static ALWAYS_INLINE void exec(const cp__insn *in, cp__slot *s, const cp__ectx *
 		if (!m)
 			D->null = 1;
 		else
-			set_f(D, in->op == OP_SUM_F ? sum : sum / m);
+			set_f(D, op == OP_SUM_F ? sum : sum / m);
 		break;
 	}
 	case OP_MIN_I:
 	case OP_MAX_I: {
-		bool any = false, mx = in->op == OP_MAX_I;
+		bool any = false, mx = op == OP_MAX_I;
 		int64_t best = 0;
 		LOOP {
 			if (A[k].null)
@@ -386,7 +231,7 @@ static ALWAYS_INLINE void exec(const cp__insn *in, cp__slot *s, const cp__ectx *
 	}
 	case OP_MIN_F:
 	case OP_MAX_F: {
-		bool any = false, mx = in->op == OP_MAX_F;
+		bool any = false, mx = op == OP_MAX_F;
 		double best = 0;
 		LOOP {
 			if (A[k].null)
@@ -419,7 +264,7 @@ static ALWAYS_INLINE void exec(const cp__insn *in, cp__slot *s, const cp__ectx *
 			else
 				any_false = true;
 		}
-		if (in->op == OP_ALL) {
+		if (op == OP_ALL) {
 			if (any_false)
 				set_i(D, 0);
 			else if (any_null)
@@ -427,7 +272,7 @@ static ALWAYS_INLINE void exec(const cp__insn *in, cp__slot *s, const cp__ectx *
 			else
 				set_i(D, 1);
 		} else {
-			bool none = in->op == OP_NONE;
+			bool none = op == OP_NONE;
 			if (any_true)
 				set_i(D, none ? 0 : 1);
 			else if (any_null)
@@ -458,98 +303,241 @@ static ALWAYS_INLINE void exec(const cp__insn *in, cp__slot *s, const cp__ectx *
 	case OP_SLOPE_F: slope(A, n, 1, D); break;
 	case OP_SLOPE_M: slope(A, n, 2, D); break;
 
-	/* ---- scalar functions (element-wise on windows) ---- */
-	case OP_MIN2_I: BIN(set_i(o, x->v.i < y->v.i ? x->v.i : y->v.i));
-	case OP_MAX2_I: BIN(set_i(o, x->v.i > y->v.i ? x->v.i : y->v.i));
-	case OP_MIN2_F: BIN(set_f(o, x->v.f < y->v.f ? x->v.f : y->v.f));
-	case OP_MAX2_F: BIN(set_f(o, x->v.f > y->v.f ? x->v.f : y->v.f));
-	case OP_ABS_I:
-		UN(if (x->v.i == INT64_MIN) o->null = 1; else set_i(o, x->v.i < 0 ? -x->v.i : x->v.i));
-	case OP_ABS_F: UN(set_f(o, fabs(x->v.f)));
-	case OP_ROUND_F:
-		UN({
-			double r = round(x->v.f); /* half away from zero */
-			if (r >= -9223372036854775808.0 && r < 9223372036854775808.0)
-				set_i(o, (int64_t)r);
-			else
-				o->null = 1;
-		});
-	case OP_ROUND_M:
-		UN({
-			/* to whole yuan, half away from zero */
-			int64_t v = x->v.i;
-			if (v > INT64_MAX - 50 || v < INT64_MIN + 50)
-				o->null = 1;
-			else if (v < 0)
-				set_i(o, -((-v + 50) / 100 * 100));
-			else
-				set_i(o, (v + 50) / 100 * 100);
-		});
-	case OP_COALESCE:
-		LOOP *XD = XA->null ? *XB : *XA;
-		break;
-	case OP_PRESENT:
-		LOOP set_i(XD, !XA->null);
-		break;
-	case OP_IF:
-		LOOP *XD = truth(XA) ? *XB : *XC;
-		break;
-	case OP_LEN: UN(set_i(o, x->v.l[0]));
-	case OP_HAS: BIN(set_i(o, item_has(x->v.l, cx->strings, y->v.s)));
-	case OP_STARTS: BIN(set_i(o, strncmp(x->v.s, y->v.s, strlen(y->v.s)) == 0));
-	case OP_ENDS:
-		BIN({
-			size_t lx = strlen(x->v.s), ly = strlen(y->v.s);
-			set_i(o, lx >= ly && memcmp(x->v.s + lx - ly, y->v.s, ly) == 0);
-		});
-	case OP_CONTAINS: BIN(set_i(o, strstr(x->v.s, y->v.s) != NULL));
-	case OP_MONTHS_SINCE:
-		UN(if (!cx->has_as_of) o->null = 1; else set_i(o, months_between(x->v.i, cx->as_of)));
-	case OP_DAYS_SINCE:
-		UN(if (!cx->has_as_of) o->null = 1; else set_i(o, cx->as_of - x->v.i));
-
-	/* ---- tags and tracks ---- */
-	case OP_TRUTH:
-		set_i(D, truth(A));
-		break;
-	case OP_FIRST: {
-		const uint32_t *earlier = in->imm.p;
-		bool r = !(in->flags & CP_FIRST_HAS_OWN) || truth(A);
-		for (uint32_t j = 0; j < in->c && r; j++)
-			if (truth(&s[earlier[j]]))
-				r = false;
-		set_i(D, r);
-		break;
-	}
-	case OP_TRACK: {
-		const cp__track_rule_ref *rules = in->imm.p;
-		int64_t stage = in->b, rule = -1;
-		for (uint32_t j = 0; j < in->c; j++) {
-			if (truth(&s[rules[j].slot])) {
-				stage = rules[j].stage;
-				rule = j;
-				break;
-			}
-		}
-		set_i(D, stage);
-		set_i(D + 1, rule);
-		break;
-	}
 	default:
 		break;
 	}
 }
 
-void cp__exec_one(const cp__insn *in, cp__slot *s, const cp__ectx *cx)
+static ALWAYS_INLINE bool cmp_i(unsigned kind, int64_t a, int64_t b)
 {
-	exec(in, s, cx);
+	switch (kind) {
+	case C_EQ: return a == b;
+	case C_NE: return a != b;
+	case C_LT: return a < b;
+	case C_LE: return a <= b;
+	case C_GT: return a > b;
+	default: return a >= b;
+	}
 }
 
-void cp__prog_run(const cp__prog *p, cp__slot *s, const cp__ectx *cx)
+static ALWAYS_INLINE bool cmp_f(unsigned kind, double a, double b)
 {
-	const cp__insn *in = p->code, *end = p->code + p->ncode;
+	switch (kind) {
+	case C_EQ: return a == b;
+	case C_NE: return a != b;
+	case C_LT: return a < b;
+	case C_LE: return a <= b;
+	case C_GT: return a > b;
+	default: return a >= b;
+	}
+}
+
+/* Cell k of a fused operation's field, as a slot. */
+static ALWAYS_INLINE void fused_cell(const cp__insn *in, const cp__ectx *cx, uint32_t k,
+                                     cp__slot *o)
+{
+	const uint8_t *p = cx->row + in->b + k * in->c;
+	o->null = !cp__row_present(cx->row, in->a + k);
+	if (in->c == 8) {
+		memcpy(&o->v.i, p, 8); /* an int64 or a double: the same bits */
+	} else if (in->c == 4) {
+		int32_t v;
+		memcpy(&v, p, 4);
+		o->v.i = v;
+	} else {
+		o->v.i = *p != 0;
+	}
+}
+
+/* The presence bitmap is bytes: read 8 of them as a little-endian word. */
+static inline uint64_t cp__le64(uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap64(w);
+#else
+	return w;
+#endif
+}
+
+static inline int popcount64(uint64_t w)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	return __builtin_popcountll(w);
+#else
+	int c = 0;
+	for (; w; w &= w - 1)
+		c++;
+	return c;
+#endif
+}
+
+/* Presence bits of cells [cell, cell + n) as the low n bits of a word (n <= 36). */
+static ALWAYS_INLINE uint64_t presence(const cp__ectx *cx, uint32_t cell, uint32_t n)
+{
+	uint32_t at = CP_ROW_HEADER_BYTES + (cell >> 3);
+	uint64_t w = 0;
+	if (at + 8 <= cx->row_size) {
+		memcpy(&w, cx->row + at, 8);
+		w = cp__le64(w);
+	} else {
+		for (uint32_t i = 0; at + i < cx->row_size && i < 8; i++)
+			w |= (uint64_t)cx->row[at + i] << (8 * i);
+	}
+	return (w >> (cell & 7)) & ((UINT64_C(1) << n) - 1);
+}
+
+/* Bit k set when cell k compares true with the constant (cells present or not). */
+#define TEST_CELLS(T, W, V)                                                         \
+	do {                                                                            \
+		T k_ = (T)(V);                                                              \
+		switch (kind) {                                                             \
+		case C_EQ: for (uint32_t k = 0; k < n; k++) bits |= (uint64_t)(W(k) == k_) << k; break; \
+		case C_NE: for (uint32_t k = 0; k < n; k++) bits |= (uint64_t)(W(k) != k_) << k; break; \
+		case C_LT: for (uint32_t k = 0; k < n; k++) bits |= (uint64_t)(W(k) < k_) << k; break; \
+		case C_LE: for (uint32_t k = 0; k < n; k++) bits |= (uint64_t)(W(k) <= k_) << k; break; \
+		case C_GT: for (uint32_t k = 0; k < n; k++) bits |= (uint64_t)(W(k) > k_) << k; break; \
+		default: for (uint32_t k = 0; k < n; k++) bits |= (uint64_t)(W(k) >= k_) << k; break; \
+		}                                                                           \
+	} while (0)
+
+static ALWAYS_INLINE int64_t cell_i64(const uint8_t *p, uint32_t k)
+{
+	int64_t v;
+	memcpy(&v, p + 8 * k, 8);
+	return v;
+}
+
+static ALWAYS_INLINE double cell_f64(const uint8_t *p, uint32_t k)
+{
+	double v;
+	memcpy(&v, p + 8 * k, 8);
+	return v;
+}
+
+static ALWAYS_INLINE int32_t cell_i32(const uint8_t *p, uint32_t k)
+{
+	int32_t v;
+	memcpy(&v, p + 4 * k, 4);
+	return v;
+}
+
+/* all/any/none/count of (cell cmp constant) over a field's window: the
+ * comparisons as a bit mask, then Kleene logic on the masks. */
+static ALWAYS_INLINE void window_test(const cp__insn *in, const cp__ectx *cx, cp__slot *D)
+{
+	const uint32_t n = in->n;
+	const unsigned kind = in->flags & 7;
+	const uint8_t *p = cx->row + in->b;
+	uint64_t bits = 0;
+#define CELL_I64(k) cell_i64(p, k)
+#define CELL_F64(k) cell_f64(p, k)
+#define CELL_I32(k) cell_i32(p, k)
+#define CELL_U8(k) (p[k] != 0)
+	if (in->c == 8 && (in->flags & CP_FUSED_FLOAT))
+		TEST_CELLS(double, CELL_F64, in->imm.f);
+	else if (in->c == 8)
+		TEST_CELLS(int64_t, CELL_I64, in->imm.i);
+	else if (in->c == 4)
+		TEST_CELLS(int64_t, CELL_I32, in->imm.i);
+	else
+		TEST_CELLS(int64_t, CELL_U8, in->imm.i);
+	uint64_t all = (UINT64_C(1) << n) - 1;
+	uint64_t present = presence(cx, in->a, n);
+	uint64_t t = bits & present, f = ~bits & present;
+	switch (in->op) {
+	case OP_W_COUNT:
+		set_i(D, popcount64(t));
+		break;
+	case OP_W_ALL:
+		if (f)
+			set_i(D, 0);
+		else if (present != all)
+			D->null = 1;
+		else
+			set_i(D, 1);
+		break;
+	default: {
+		bool none = in->op == OP_W_NONE;
+		if (t)
+			set_i(D, !none);
+		else if (present != all)
+			D->null = 1;
+		else
+			set_i(D, none);
+		break;
+	}
+	}
+}
+
+/* The operand registers of instruction in. */
+#define PROLOGUE()                      \
+	do {                                \
+		n = in->n;                      \
+		ia = in->sa;                    \
+		ib = in->sb;                    \
+		ic = in->sc;                    \
+		D = s + in->dst;                \
+		A = s + in->a;                  \
+		B = s + in->b;                  \
+		C = s + in->c;                  \
+	} while (0)
+
+void cp__exec_one(const cp__insn *in, cp__slot *s, const cp__ectx *cx)
+{
+	uint32_t n;
+	size_t ia, ib, ic;
+	cp__slot *D;
+	const cp__slot *A, *B, *C;
+	PROLOGUE();
+	switch (in->op) {
+#define TARGET(name) case OP_##name:
+#define NEXT break
+#include "rules_ops.inc"
+#undef TARGET
+#undef NEXT
+	default:
+		break;
+	}
+}
+
+/*
+ * A whole program.  With GCC and Clang it is threaded code: every
+ * instruction ends with its own indirect jump to the next one, which branch
+ * predictors follow much better than one shared jump (the order of
+ * instructions is the same for every profile).
+ */
+void cp__prog_run(const cp__insn *code, size_t count, cp__slot *s, const cp__ectx *cx)
+{
+	const cp__insn *in = code, *end = code + count;
+	if (in == end)
+		return;
+#if defined(__GNUC__) || defined(__clang__)
+	static const void *const targets[OP_COUNT_] = {
+#define CP__OP_TARGET(name) [OP_##name] = &&L_##name,
+		CP__OPS(CP__OP_TARGET)
+#undef CP__OP_TARGET
+	};
+	uint32_t n;
+	size_t ia, ib, ic;
+	cp__slot *D;
+	const cp__slot *A, *B, *C;
+#define TARGET(name) L_##name:
+#define NEXT                              \
+	do {                                  \
+		if (++in == end)                  \
+			return;                       \
+		PROLOGUE();                       \
+		goto *targets[in->op];            \
+	} while (0)
+	PROLOGUE();
+	goto *targets[in->op];
+#include "rules_ops.inc"
+#undef TARGET
+#undef NEXT
+#else
 	for (; in < end; in++)
-		exec(in, s, cx);
+		cp__exec_one(in, s, cx);
+#endif
 }
 
 void cp__prog_free(cp__prog *p)
@@ -646,15 +634,16 @@ void cp_result_clear_as_of(cp_result *r)
 static void result_reset(cp_result *r)
 {
 	r->evaluated = false;
-	r->napplying = 0;
+	r->napplying = -1;
 }
 
 int cp__result_eval_row(cp_result *r, const uint8_t *row, const cp_strpool *strings,
-                        const cp_listpool *lists, int as_of_yyyymm)
+                        const cp_listpool *lists, int as_of_yyyymm, bool full)
 {
 	const cp_ruleset *rs = r->rs;
 	cp__ectx cx;
 	cx.row = row;
+	cx.row_size = rs->schema->row_size;
 	cx.strings = strings->bytes;
 	cx.lists = lists->items;
 	cx.has_as_of = true;
@@ -662,19 +651,23 @@ int cp__result_eval_row(cp_result *r, const uint8_t *row, const cp_strpool *stri
 		cx.as_of = r->as_of;
 	} else {
 		int y = as_of_yyyymm / 100, m = as_of_yyyymm % 100;
-		if (as_of_yyyymm > 0 && m >= 1 && m <= 12)
-			cx.as_of = cp__days_from_civil(y, m, cp__days_in_month(y, m));
-		else
+		if (as_of_yyyymm <= 0 || m < 1 || m > 12) {
 			cx.has_as_of = false;
+		} else {
+			if (as_of_yyyymm != r->asof_month) {
+				r->asof_day = cp__days_from_civil(y, m, cp__days_in_month(y, m));
+				r->asof_month = as_of_yyyymm;
+			}
+			cx.as_of = r->asof_day;
+		}
 	}
-	cp__prog_run(&rs->prog, r->slots, &cx);
+	if (full)
+		cp__prog_run(rs->prog.code, rs->prog.ncode, r->slots, &cx);
+	else
+		cp__prog_run(rs->fast, rs->nfast, r->slots, &cx);
 	r->cx_strings = cx.strings;
 	r->cx_lists = cx.lists;
-	int n = 0;
-	for (int t = 0; t < rs->ntags; t++)
-		if (r->slots[rs->tags[t].final_slot].v.i)
-			r->applying[n++] = t;
-	r->napplying = n;
+	r->napplying = -1;
 	r->evaluated = true;
 	return CP_OK;
 }
@@ -720,7 +713,7 @@ static int check_store(cp_result *r, const cp_store *store)
 	return CP_OK;
 }
 
-int cp_eval(cp_result *r, const cp_view *view)
+int cp__result_eval_view(cp_result *r, const cp_view *view, bool full)
 {
 	if (!r || !view)
 		return CP_EINVAL;
@@ -731,7 +724,12 @@ int cp_eval(cp_result *r, const cp_view *view)
 	if (rc != CP_OK)
 		return rc;
 	const cp_store *s = view->store;
-	return cp__result_eval_row(r, view->row, &s->strings, &s->lists, s->as_of);
+	return cp__result_eval_row(r, view->row, &s->strings, &s->lists, s->as_of, full);
+}
+
+int cp_eval(cp_result *r, const cp_view *view)
+{
+	return cp__result_eval_view(r, view, false);
 }
 
 int cp_eval_key(cp_result *r, const cp_store *store, const char *key)
@@ -752,24 +750,35 @@ int cp_eval_key(cp_result *r, const cp_store *store, const char *key)
 	if (row == CP_NO_ID)
 		return cp__fail(&r->obj, CP_ENOTFOUND, "no profile with this key");
 	return cp__result_eval_row(r, cp__store_row(store, row), &store->strings, &store->lists,
-	                           store->as_of);
+	                           store->as_of, false);
 }
 
 int cp_result_tag(const cp_result *r, int tag)
 {
 	if (!r || !r->evaluated || tag < 0 || tag >= r->rs->ntags)
 		return 0;
-	return r->slots[r->rs->tags[tag].final_slot].v.i != 0;
+	return truth(&r->slots[r->rs->tags[tag].out_slot]);
 }
 
 int cp_result_tag_count(const cp_result *r)
 {
-	return r && r->evaluated ? r->napplying : 0;
+	if (!r || !r->evaluated)
+		return 0;
+	if (r->napplying < 0) {
+		/* made on first use: tag-all loops that read cp_result_tag need not pay */
+		cp_result *w = (cp_result *)r;
+		int n = 0;
+		for (int t = 0; t < r->rs->ntags; t++)
+			if (truth(&r->slots[r->rs->tags[t].out_slot]))
+				w->applying[n++] = t;
+		w->napplying = n;
+	}
+	return r->napplying;
 }
 
 int cp_result_tag_at(const cp_result *r, int i)
 {
-	if (!r || !r->evaluated || i < 0 || i >= r->napplying)
+	if (!r || !r->evaluated || i < 0 || i >= cp_result_tag_count(r))
 		return -1;
 	return r->applying[i];
 }

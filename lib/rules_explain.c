@@ -558,7 +558,7 @@ int cp_explain_tag(cp_explain **out, cp_result *res, const cp_view *view, int ta
 	const cp_ruleset *rs = res->rs;
 	if (tag < 0 || tag >= rs->ntags)
 		return cp__fail(&res->obj, CP_EINVAL, "no tag %d (the ruleset has %d)", tag, rs->ntags);
-	int rc = cp_eval(res, view);
+	int rc = cp__result_eval_view(res, view, true);
 	if (rc != CP_OK)
 		return rc;
 	cp_explain *ex = explain_new();
@@ -606,7 +606,7 @@ int cp_explain_track(cp_explain **out, cp_result *res, const cp_view *view, int 
 	if (track < 0 || track >= rs->ntracks)
 		return cp__fail(&res->obj, CP_EINVAL, "no track %d (the ruleset has %d)", track,
 		                rs->ntracks);
-	int rc = cp_eval(res, view);
+	int rc = cp__result_eval_view(res, view, true);
 	if (rc != CP_OK)
 		return rc;
 	cp_explain *ex = explain_new();

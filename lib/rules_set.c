@@ -805,6 +805,8 @@ static int compile_all(cp_ruleset *rs, const cp_rules_opts *opts, cp__errs *errs
 		goto out;
 	rc = compile_units(rs, &g, order, errs);
 	if (rc == CP_OK)
+		rc = cp__prog_optimize(rs);
+	if (rc == CP_OK)
 		warn_unreachable(rs, errs);
 out:
 	cp__free(order);
@@ -835,6 +837,7 @@ static void ruleset_destroy(cp_ruleset *rs)
 {
 	free_positions(rs);
 	cp__prog_free(&rs->prog);
+	cp__free(rs->fast);
 	cp__strmap_free(&rs->pack_ids);
 	cp__strmap_free(&rs->metric_ids);
 	cp__strmap_free(&rs->tag_ids);
