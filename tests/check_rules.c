@@ -2339,7 +2339,8 @@ START_TEST(test_differential)
 		while (cp_iter_next(it, v) == CP_OK) {
 			/* half of the profiles against a date given to the result */
 			int64_t asof = cp__days_from_civil(2026, 10, 31);
-			if (prof++ % 2) {
+			bool fixed = prof++ % 2;
+			if (fixed) {
 				asof = cp__days_from_civil(2026, 1, 1) + pick(&r, 700);
 				cp_result_set_as_of(res, (cp_date)asof);
 			} else {
@@ -2347,7 +2348,7 @@ START_TEST(test_differential)
 			}
 			ck_assert_int_eq(cp_eval(res, v), CP_OK);
 			/* the full program (explain's) gives the same values */
-			if (prof % 2)
+			if (fixed)
 				cp_result_set_as_of(full, (cp_date)asof);
 			else
 				cp_result_clear_as_of(full);
