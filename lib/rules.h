@@ -290,7 +290,8 @@ typedef struct cp__ectx {
 	const uint8_t *row;
 	const char *strings;      /* string pool bytes */
 	const uint32_t *lists;    /* item-list pool */
-	int64_t as_of;            /* as-of day */
+	int64_t as_of;            /* as-of day ... */
+	int asof_y, asof_m, asof_d; /* ... as a calendar date */
 	bool has_as_of;
 	uint32_t row_size;        /* bytes of the row (whole-word reads stay inside) */
 } cp__ectx;
@@ -429,6 +430,8 @@ struct cp_ruleset {
 	cp__prog prog;       /* every node's value: explain runs this one */
 	cp__insn *fast;      /* the same results, fused and pruned: cp_eval runs this */
 	size_t nfast;
+	uint32_t *prefetch;  /* byte offsets in a row covering every cache line the fast */
+	size_t nprefetch;    /* program reads: fetched together before it runs */
 
 	cp__pack *packs;
 	int npacks, cap_packs;
@@ -515,6 +518,9 @@ struct cp_result {
 	int napplying;     /* ... made on first use after an evaluation (-1: not yet) */
 	int asof_month;    /* cache: the last store as-of month seen ... */
 	cp_date asof_day;  /* ... and its last day */
+	cp_date civil_day; /* cache: the last as-of day converted ... */
+	int civil[3];      /* ... to year, month, day (civil_valid) */
+	bool civil_valid;
 	bool evaluated;
 	const char *cx_strings;      /* pools of the last evaluation (for text) */
 	const uint32_t *cx_lists;

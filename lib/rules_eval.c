@@ -69,22 +69,23 @@ static inline bool truth(const cp__slot *x)
 	return !x->null && x->v.i;
 }
 
-/* Whole calendar months from day a to day b (a <= b); a month is complete
+/* Whole calendar months from date a to date b (a <= b); a month is complete
  * when b's day of month reaches a's, or b is the last day of its month. */
-static int64_t whole_months(int64_t a, int64_t b)
+static int64_t whole_months(int ya, int ma, int da, int yb, int mb, int db)
 {
-	int ya, ma, da, yb, mb, db;
-	cp__civil_from_days((cp_date)a, &ya, &ma, &da);
-	cp__civil_from_days((cp_date)b, &yb, &mb, &db);
 	int64_t m = (int64_t)(yb - ya) * 12 + (mb - ma);
 	if (db < da && db != cp__days_in_month(yb, mb))
 		m--;
 	return m;
 }
 
-static int64_t months_between(int64_t d, int64_t asof)
+static int64_t months_between(int64_t d, const cp__ectx *cx)
 {
-	return d <= asof ? whole_months(d, asof) : -whole_months(asof, d);
+	int y, m, dd;
+	cp__civil_from_days((cp_date)d, &y, &m, &dd);
+	if (d <= cx->as_of)
+		return whole_months(y, m, dd, cx->asof_y, cx->asof_m, cx->asof_d);
+	return -whole_months(cx->asof_y, cx->asof_m, cx->asof_d, y, m, dd);
 }
 
 static bool item_has(const uint32_t *items, const char *strings, const char *s)
@@ -141,30 +142,60 @@ static void slope(const cp__slot *a, uint32_t n, int kind, cp__slot *o)
 #define XC (C + k * ic)
 #define XD (D + k)
 
-/* Element-wise binary operations: null if either operand is null. */
+/* Element-wise binary operations: null if either operand is null.  A single
+ * value (the usual case) skips the loop. */
 #define BIN(...)                                          \
-	LOOP {                                                \
-		const cp__slot *x = XA, *y = XB;                  \
-		cp__slot *o = XD;                                 \
-		if (x->null | y->null) {                          \
-			o->null = 1;                                  \
-			continue;                                     \
+	do {                                                  \
+		if (n == 1) {                                     \
+			const cp__slot *x = A, *y = B;                \
+			cp__slot *o = D;                              \
+			if (x->null | y->null)                        \
+				o->null = 1;                              \
+			else {                                        \
+				__VA_ARGS__;                              \
+			}                                             \
+			break;                                        \
 		}                                                 \
-		__VA_ARGS__;                                      \
-	}                                                     \
+		LOOP {                                            \
+			const cp__slot *x = XA, *y = XB;              \
+			cp__slot *o = XD;                             \
+			if (x->null | y->null) {                      \
+				o->null = 1;                              \
+				continue;                                 \
+			}                                             \
+			__VA_ARGS__;                                  \
+		}                                                 \
+	} while (0);                                          \
+	NEXT
+#define UN(...)                                           \
+	do {                                                  \
+		if (n == 1) {                                     \
+			const cp__slot *x = A;                        \
+			cp__slot *o = D;                              \
+			if (x->null)                                  \
+				o->null = 1;                              \
+			else {                                        \
+				__VA_ARGS__;                              \
+			}                                             \
+			break;                                        \
+		}                                                 \
+		LOOP {                                            \
+			const cp__slot *x = XA;                       \
+			cp__slot *o = XD;                             \
+			if (x->null) {                                \
+				o->null = 1;                              \
+				continue;                                 \
+			}                                             \
+			__VA_ARGS__;                                  \
+		}                                                 \
+	} while (0);                                          \
 	NEXT
 
-#define UN(...)                                           \
-	LOOP {                                                \
-		const cp__slot *x = XA;                           \
-		cp__slot *o = XD;                                 \
-		if (x->null) {                                    \
-			o->null = 1;                                  \
-			continue;                                     \
-		}                                                 \
-		__VA_ARGS__;                                      \
-	}                                                     \
-	NEXT
+#if defined(__GNUC__) || defined(__clang__)
+#define CP_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define CP_PREFETCH(p) ((void)(p))
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -551,32 +582,11 @@ void cp__prog_free(cp__prog *p)
 const char *cp__op_name(int op)
 {
 	static const char *const names[OP_COUNT_] = {
-		[OP_LOAD_I64] = "load_i64", [OP_LOAD_F64] = "load_f64", [OP_LOAD_BOOL] = "load_bool",
-		[OP_LOAD_DATE] = "load_date", [OP_LOAD_ENUM] = "load_enum", [OP_LOAD_STR] = "load_str",
-		[OP_LOAD_ITEMS] = "load_items", [OP_I2F] = "i2f", [OP_M2F] = "m2f", [OP_I2M] = "i2m",
-		[OP_E2S] = "e2s", [OP_ADD_I] = "add_i", [OP_SUB_I] = "sub_i", [OP_MUL_I] = "mul_i",
-		[OP_MOD_I] = "mod_i", [OP_NEG_I] = "neg_i", [OP_ADD_F] = "add_f", [OP_SUB_F] = "sub_f",
-		[OP_MUL_F] = "mul_f", [OP_DIV_F] = "div_f", [OP_NEG_F] = "neg_f",
-		[OP_EQ_I] = "eq_i", [OP_NE_I] = "ne_i", [OP_LT_I] = "lt_i", [OP_LE_I] = "le_i",
-		[OP_GT_I] = "gt_i", [OP_GE_I] = "ge_i", [OP_EQ_F] = "eq_f", [OP_NE_F] = "ne_f",
-		[OP_LT_F] = "lt_f", [OP_LE_F] = "le_f", [OP_GT_F] = "gt_f", [OP_GE_F] = "ge_f",
-		[OP_EQ_S] = "eq_s", [OP_NE_S] = "ne_s", [OP_LT_S] = "lt_s", [OP_LE_S] = "le_s",
-		[OP_GT_S] = "gt_s", [OP_GE_S] = "ge_s", [OP_AND] = "and", [OP_OR] = "or",
-		[OP_NOT] = "not", [OP_IN_I] = "in_i", [OP_IN_S] = "in_s", [OP_SUM_I] = "sum_i",
-		[OP_SUM_F] = "sum_f", [OP_AVG_I] = "avg_i", [OP_AVG_F] = "avg_f", [OP_AVG_M] = "avg_m",
-		[OP_MIN_I] = "min_i", [OP_MIN_F] = "min_f", [OP_MAX_I] = "max_i", [OP_MAX_F] = "max_f",
-		[OP_MIN2_I] = "min2_i", [OP_MIN2_F] = "min2_f", [OP_MAX2_I] = "max2_i",
-		[OP_MAX2_F] = "max2_f", [OP_COUNT] = "count", [OP_ALL] = "all", [OP_ANY] = "any",
-		[OP_NONE] = "none", [OP_STREAK] = "streak", [OP_SINCE] = "since",
-		[OP_SLOPE_I] = "slope_i", [OP_SLOPE_F] = "slope_f", [OP_SLOPE_M] = "slope_m",
-		[OP_ABS_I] = "abs_i", [OP_ABS_F] = "abs_f", [OP_ROUND_F] = "round_f",
-		[OP_ROUND_M] = "round_m", [OP_COALESCE] = "coalesce", [OP_PRESENT] = "present",
-		[OP_IF] = "if", [OP_LEN] = "len", [OP_HAS] = "has", [OP_STARTS] = "starts_with",
-		[OP_ENDS] = "ends_with", [OP_CONTAINS] = "contains", [OP_MONTHS_SINCE] = "months_since",
-		[OP_DAYS_SINCE] = "days_since", [OP_TRUTH] = "truth", [OP_FIRST] = "first",
-		[OP_TRACK] = "track",
+#define CP__OP_NAME(name) [OP_##name] = #name,
+		CP__OPS(CP__OP_NAME)
+#undef CP__OP_NAME
 	};
-	return op > 0 && op < OP_COUNT_ && names[op] ? names[op] : "?";
+	return op > 0 && op < OP_COUNT_ ? names[op] : "?";
 }
 
 /* ---- cp_result ---- */
@@ -661,6 +671,20 @@ int cp__result_eval_row(cp_result *r, const uint8_t *row, const cp_strpool *stri
 			cx.as_of = r->asof_day;
 		}
 	}
+	if (cx.has_as_of) {
+		if (!r->civil_valid || r->civil_day != cx.as_of) {
+			cp__civil_from_days((cp_date)cx.as_of, &r->civil[0], &r->civil[1], &r->civil[2]);
+			r->civil_day = (cp_date)cx.as_of;
+			r->civil_valid = true;
+		}
+		cx.asof_y = r->civil[0];
+		cx.asof_m = r->civil[1];
+		cx.asof_d = r->civil[2];
+	}
+	/* the row's cells are spread over many cache lines: ask for all of
+	 * them at once, so the misses overlap instead of queueing up */
+	for (size_t i = 0; i < rs->nprefetch; i++)
+		CP_PREFETCH(row + rs->prefetch[i]);
 	if (full)
 		cp__prog_run(rs->prog.code, rs->prog.ncode, r->slots, &cx);
 	else

@@ -210,6 +210,60 @@ static uint32_t dst_count(const cp__insn *in)
 	}
 }
 
+static void mark_bytes(uint8_t *used, uint32_t size, uint32_t from, uint32_t to)
+{
+	for (uint32_t i = from; i < to && i < size; i++)
+		used[i] = 1;
+}
+
+/*
+ * The byte offsets of a row to prefetch: for every 64-byte stretch that
+ * holds bytes the fast program reads, its first and last such byte (rows
+ * are not aligned to cache lines, so a stretch may span two).
+ */
+static int prefetch_list(cp_ruleset *rs)
+{
+	uint32_t size = rs->schema->row_size;
+	uint8_t *used = cp__calloc((size_t)size + 1, 1);
+	uint32_t *list = cp__calloc((size_t)size / 32 + 2, sizeof(uint32_t));
+	if (!used || !list) {
+		cp__free(used);
+		cp__free(list);
+		return CP_ENOMEM;
+	}
+	for (size_t i = 0; i < rs->nfast; i++) {
+		const cp__insn *in = &rs->fast[i];
+		bool row = (in->op >= OP_LOAD_I64 && in->op <= OP_LOAD_ITEMS) ||
+		           (in->op >= OP_W_ALL && in->op <= OP_F_CMP);
+		if (!row)
+			continue;
+		mark_bytes(used, size, in->b, in->b + in->n * in->c);
+		uint32_t p0 = CP_ROW_HEADER_BYTES + (in->a >> 3);
+		uint32_t p1 = CP_ROW_HEADER_BYTES + ((in->a + in->n - 1) >> 3) + 1;
+		mark_bytes(used, size, p0, p1);
+	}
+	size_t n = 0;
+	for (uint32_t start = 0; start < size; start += 64) {
+		uint32_t first = UINT32_MAX, last = 0;
+		for (uint32_t i = start; i < start + 64 && i < size; i++) {
+			if (used[i]) {
+				if (first == UINT32_MAX)
+					first = i;
+				last = i;
+			}
+		}
+		if (first == UINT32_MAX)
+			continue;
+		list[n++] = first;
+		if (last - first >= 8)
+			list[n++] = last;
+	}
+	cp__free(used);
+	rs->prefetch = list;
+	rs->nprefetch = n;
+	return CP_OK;
+}
+
 int cp__prog_optimize(cp_ruleset *rs)
 {
 	const cp__prog *p = &rs->prog;
@@ -271,5 +325,5 @@ int cp__prog_optimize(cp_ruleset *rs)
 	cp__free(o.writer);
 	rs->fast = code;
 	rs->nfast = n;
-	return CP_OK;
+	return prefetch_list(rs);
 }

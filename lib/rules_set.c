@@ -838,6 +838,7 @@ static void ruleset_destroy(cp_ruleset *rs)
 	free_positions(rs);
 	cp__prog_free(&rs->prog);
 	cp__free(rs->fast);
+	cp__free(rs->prefetch);
 	cp__strmap_free(&rs->pack_ids);
 	cp__strmap_free(&rs->metric_ids);
 	cp__strmap_free(&rs->tag_ids);
