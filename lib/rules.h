@@ -491,11 +491,8 @@ typedef struct cp__compiler {
 	cp_ruleset *rs;
 	cp__prog *prog;
 	cp__errs *errs;
-	/* common subexpressions: instruction -> index in prog->code */
-	uint32_t *cse;
-	uint32_t cse_mask, cse_count;
-	int failed;  /* CP_ENOMEM or CP_ELIMIT */
-	cp__slot scratch_ctx_dummy;
+	struct cse_table *cse; /* instructions and constants already made (rules_compile.c) */
+	int failed;            /* CP_ENOMEM, CP_ELIMIT or CP_ERROR */
 } cp__compiler;
 
 int cp__compiler_init(cp__compiler *c, cp_ruleset *rs, cp__errs *errs);

@@ -87,16 +87,17 @@ static bool same_insn(const cp__insn *x, const cp__insn *y)
 	return memcmp(&x->imm, &y->imm, sizeof(x->imm)) == 0;
 }
 
-typedef struct cse_table {
+struct cse_table {
 	cp__insn *ins;   /* entries (dst = the result slot) */
 	uint32_t n, cap;
 	uint32_t *slots; /* hash -> entry + 1 */
 	uint32_t mask;
-} cse_table;
+};
+typedef struct cse_table cse_table;
 
 static cse_table *table(cp__compiler *c)
 {
-	return (cse_table *)c->cse;
+	return c->cse;
 }
 
 static const cp__insn *cse_find(cp__compiler *c, const cp__insn *in, uint32_t h)
@@ -871,11 +872,8 @@ int cp__compiler_init(cp__compiler *c, cp_ruleset *rs, cp__errs *errs)
 	c->rs = rs;
 	c->prog = &rs->prog;
 	c->errs = errs;
-	cse_table *t = cp__calloc(1, sizeof(*t));
-	if (!t)
-		return CP_ENOMEM;
-	c->cse = (uint32_t *)(void *)t;
-	return CP_OK;
+	c->cse = cp__calloc(1, sizeof(*c->cse));
+	return c->cse ? CP_OK : CP_ENOMEM;
 }
 
 void cp__compiler_fini(cp__compiler *c)

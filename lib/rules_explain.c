@@ -235,6 +235,26 @@ static void value_of(cp_explain *ex, xnode *x, const cp__node *n, const cp_resul
 	x->value = steal(ex, &b);
 }
 
+/* Append the source of n[at..end) to b with every $param replaced by its
+ * value; returns where the copy stopped. */
+static uint32_t substitute(cp_explain *ex, cp_buf *b, const cp__expr *e, const cp__node *n,
+                           uint32_t at, const cp_result *res)
+{
+	if (n->kind == N_PARAM) {
+		cp__buf_append(b, e->text + at, n->start - at);
+		xnode tmp;
+		memset(&tmp, 0, sizeof(tmp));
+		value_of(ex, &tmp, n, res);
+		cp__buf_puts(b, tmp.value ? tmp.value : "?");
+		cp__free(tmp.value);
+		return n->end;
+	}
+	/* children are in source order; the tree is at most CP_RULES_MAX_HEIGHT deep */
+	for (uint32_t i = 0; i < n->nkids; i++)
+		at = substitute(ex, b, e, n->kids[i], at, res);
+	return at;
+}
+
 /* Source text of n, and the same with every $param replaced by its value. */
 static void texts_of(cp_explain *ex, xnode *x, const cp__expr *e, const cp__node *n,
                      const cp_result *res)
@@ -242,26 +262,7 @@ static void texts_of(cp_explain *ex, xnode *x, const cp__expr *e, const cp__node
 	x->text = dupstr(ex, e->text + n->start, n->end - n->start);
 	cp_buf b;
 	cp__buf_init(&b);
-	/* the params of the subtree, in source order (children are in order) */
-	const cp__node *stack[64];
-	int sp = 0;
-	uint32_t at = n->start;
-	stack[sp++] = n;
-	while (sp) {
-		const cp__node *k = stack[--sp];
-		if (k->kind == N_PARAM) {
-			cp__buf_append(&b, e->text + at, k->start - at);
-			xnode tmp;
-			memset(&tmp, 0, sizeof(tmp));
-			value_of(ex, &tmp, k, res);
-			cp__buf_puts(&b, tmp.value ? tmp.value : "?");
-			cp__free(tmp.value);
-			at = k->end;
-			continue;
-		}
-		for (uint32_t i = k->nkids; i-- > 0 && sp < 64;)
-			stack[sp++] = k->kids[i];
-	}
+	uint32_t at = substitute(ex, &b, e, n, n->start, res);
 	cp__buf_append(&b, e->text + at, n->end - at);
 	x->disp = steal(ex, &b);
 }

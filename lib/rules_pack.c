@@ -335,7 +335,9 @@ static bool mapping(reader *r, const yaml_node_t *m, const char *what,
                     const char *const *allowed, size_t nallowed, yaml_node_t **vals,
                     yaml_node_t **keys)
 {
-	const yaml_node_t *keys_seen[16];
+	const yaml_node_t *keys_seen[16]; /* enough for the longest list of keys */
+	if (nallowed > sizeof(keys_seen) / sizeof(keys_seen[0]))
+		return false;
 	for (size_t i = 0; i < nallowed; i++) {
 		vals[i] = NULL;
 		keys_seen[i] = NULL;
