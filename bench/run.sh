@@ -113,3 +113,11 @@ secs=$(timed verify "$custprof" verify "$store")
 report verify "$secs" "$(mb_per_second "$snap" "$secs")" custprof verify store.cps
 echo
 "$custprof" stats "$store"
+
+# 6. the rule language on the loaded store (bench/bench_rules)
+if [ -x ./bench/bench_rules ]; then
+	echo
+	echo "--- bench/bench_rules store.cps"
+	./bench/bench_rules "$store"
+	echo "---"
+fi
