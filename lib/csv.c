@@ -8,9 +8,9 @@
  *   loader               each record's cells into one reused draft profile,
  *                        then cp_store_put; or the whole row is rejected
  *
- * Speed comes from the reader's fast path: a line without a quote is cut
- * with memchr and its cells point into the read buffer; nothing is
- * allocated per row or per cell.
+ * Speed comes from the reader's fast path: a line without a quote is found
+ * with memchr and cut a word at a time, and its cells point into the read
+ * buffer; nothing is allocated per row or per cell.
  */
 #include "csv.h"
 #include "store.h"
@@ -32,21 +32,20 @@
 /* cells[] index meaning "no particular column" (wrong cell count). */
 #define NO_COLUMN SIZE_MAX
 
-/* Grow *array (of *cap elements of size bytes) to hold at least need. */
-static int grow(void *array, size_t *cap, size_t need, size_t size)
+/* The array p of *cap elements of size bytes, grown to hold at least
+ * need: the (maybe moved) array with *cap updated, or NULL without memory
+ * (p is then unchanged). */
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
 {
-	void **p = array;
 	if (need <= *cap)
-		return CP_OK;
+		return p;
 	size_t n = *cap ? *cap : 8;
 	while (n < need)
 		n *= 2;
-	void *q = cp__reallocarray(*p, n, size);
-	if (!q)
-		return CP_ENOMEM;
-	*p = q;
-	*cap = n;
-	return CP_OK;
+	void *q = cp__reallocarray(p, n, size);
+	if (q)
+		*cap = n;
+	return q;
 }
 
 /* ======================================================================
@@ -231,9 +230,11 @@ static int report_add_reject(cp_load_report *r, uint64_t line, const char *colum
 	r->rejected++;
 	if (r->nrejects >= CP_LOAD_REPORT_KEEP)
 		return CP_OK;
-	if (grow(&r->rejects, &r->cap_rejects, r->nrejects + 1, sizeof(*r->rejects)))
+	cp_reject *all = grow(r->rejects, &r->cap_rejects, r->nrejects + 1, sizeof(*all));
+	if (!all)
 		return CP_ENOMEM;
-	cp_reject *j = &r->rejects[r->nrejects];
+	r->rejects = all;
+	cp_reject *j = &all[r->nrejects];
 	j->line = line;
 	j->column = cp__strdup(column);
 	j->reason = cp__strdup(reason);
@@ -251,9 +252,11 @@ static int report_add_duplicate(cp_load_report *r, uint64_t line)
 	r->duplicates++;
 	if (r->ndups >= CP_LOAD_REPORT_KEEP)
 		return CP_OK;
-	if (grow(&r->dup_lines, &r->cap_dups, r->ndups + 1, sizeof(*r->dup_lines)))
+	uint64_t *lines = grow(r->dup_lines, &r->cap_dups, r->ndups + 1, sizeof(*lines));
+	if (!lines)
 		return CP_ENOMEM;
-	r->dup_lines[r->ndups++] = line;
+	r->dup_lines = lines;
+	lines[r->ndups++] = line;
 	return CP_OK;
 }
 
@@ -264,9 +267,11 @@ static int report_add_unknown(cp_load_report *r, const char *name)
 		if (strcmp(r->unknown[i], name) == 0)
 			return CP_OK;
 	}
-	if (grow(&r->unknown, &r->cap_unknown, r->nunknown + 1, sizeof(*r->unknown)))
+	char **names = grow(r->unknown, &r->cap_unknown, r->nunknown + 1, sizeof(*names));
+	if (!names)
 		return CP_ENOMEM;
-	if (!(r->unknown[r->nunknown] = cp__strdup(name)))
+	r->unknown = names;
+	if (!(names[r->nunknown] = cp__strdup(name)))
 		return CP_ENOMEM;
 	r->nunknown++;
 	return CP_OK;
@@ -486,9 +491,12 @@ static inline int add_cell(cp_csv_reader *r, const char *p, size_t len)
 	size_t n = r->ncells++;
 	if (n >= r->max_cells)
 		return CP_OK;
-	if (CP_UNLIKELY(n >= r->cap_cells) &&
-	    grow(&r->cells, &r->cap_cells, n + 1, sizeof(*r->cells)) != CP_OK)
-		return cp__fail(r->err, CP_ENOMEM, "%s: out of memory", r->name);
+	if (CP_UNLIKELY(n >= r->cap_cells)) {
+		cp_csv_cell *cells = grow(r->cells, &r->cap_cells, n + 1, sizeof(*cells));
+		if (!cells)
+			return cp__fail(r->err, CP_ENOMEM, "%s: out of memory", r->name);
+		r->cells = cells;
+	}
 	r->cells[n].p = p;
 	r->cells[n].len = len;
 	return CP_OK;
@@ -852,7 +860,7 @@ typedef struct csv_load {
 	cp_buf reason;
 } csv_load;
 
-/* Append s[0..len) as one CSV field, quoted when it needs to be. */
+/* Write s as one CSV field, quoted when it needs to be. */
 static void put_csv_field(FILE *f, const char *s)
 {
 	if (!strpbrk(s, ",\"\r\n")) {
@@ -868,10 +876,22 @@ static void put_csv_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* 1 if path names the file open as fd. */
+static bool same_file(int fd, const char *path)
+{
+	struct stat a, b;
+	return fd >= 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 static int open_rejects(csv_load *L)
 {
 	if (!L->rejects_path)
 		return CP_OK;
+	/* creating the rejects file truncates it: never the input */
+	if (same_file(L->rd.fd, L->rejects_path))
+		return cp__fail(&L->store->obj, CP_EINVAL,
+		                "%s: the rejects file is the input file", L->rejects_path);
 	L->rejects = fopen(L->rejects_path, "w");
 	if (!L->rejects)
 		return cp__fail(&L->store->obj, CP_EIO, "%s: cannot create the rejects file: %s",

@@ -182,11 +182,11 @@ static uint32_t sort_unique(const cp_strpool *pool, uint32_t *ids, uint32_t *tmp
 	} else {
 		/* bottom-up merge sort, ping-ponging between ids and tmp */
 		uint32_t *a = ids, *b = tmp;
-		for (uint32_t w = 1; w < n; w *= 2) {
-			for (uint32_t lo = 0; lo < n; lo += 2 * w) {
-				uint32_t mid = lo + w < n ? lo + w : n;
-				uint32_t hi = lo + 2 * w < n ? lo + 2 * w : n;
-				uint32_t i = lo, j = mid, k = lo;
+		for (size_t w = 1; w < n; w *= 2) {
+			for (size_t lo = 0; lo < n; lo += 2 * w) {
+				size_t mid = lo + w < n ? lo + w : n;
+				size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+				size_t i = lo, j = mid, k = lo;
 				while (i < mid && j < hi)
 					b[k++] = item_cmp(pool, a[j], a[i]) < 0 ? a[j++] : a[i++];
 				while (i < mid)

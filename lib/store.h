@@ -12,9 +12,10 @@
 #ifndef CP_STORE_H
 #define CP_STORE_H
 
-#include <string.h>
-
+/* schema.h brings config.h first, which must precede every system header. */
 #include "schema.h"
+
+#include <string.h>
 
 #define CP_NO_ID UINT32_MAX
 

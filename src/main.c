@@ -16,7 +16,11 @@ static const struct {
 	{"load", cmd_load, "load CSV/PSV exports into a snapshot"},
 	{"stats", cmd_stats, "counts, memory, as-of month and schema of a snapshot"},
 	{"verify", cmd_verify, "check every checksum of a snapshot"},
+	{"show", cmd_show, "one subscriber's profile as labelled text"},
 	{"gen", cmd_gen, "write synthetic subscribers as CSV"},
+	{"check", cmd_check, "compile rule packs and print every diagnostic"},
+	{"tag", cmd_tag, "the tags of one subscriber or of all"},
+	{"explain", cmd_explain, "why a tag applies, or how a track chose a stage"},
 };
 
 static void usage(FILE *out)

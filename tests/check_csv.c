@@ -13,6 +13,41 @@
 #include "csv.h"
 #include "store.h"
 
+/* ---- a counting allocator that can be told to fail (installed by main) ---- */
+
+static long live_allocs;     /* allocations not yet freed */
+static long fail_after = -1; /* allocations left before failing; -1 = never */
+
+static bool should_fail(void)
+{
+	if (fail_after == 0)
+		return true;
+	if (fail_after > 0)
+		fail_after--;
+	return false;
+}
+
+static void *t_malloc(size_t n)
+{
+	void *p = should_fail() ? NULL : malloc(n);
+	if (p)
+		live_allocs++;
+	return p;
+}
+
+static void *t_realloc(void *p, size_t n)
+{
+	if (!p)
+		return t_malloc(n);
+	return should_fail() ? NULL : realloc(p, n);
+}
+
+static void t_free(void *p)
+{
+	live_allocs--;
+	free(p);
+}
+
 /* ---------------------------------------------------------------------
  * Reader
  * --------------------------------------------------------------------- */
@@ -919,6 +954,17 @@ START_TEST(test_rejects_file_golden)
 	ck_assert_ptr_nonnull(strstr(cp_errmsg(f.store), "no/such/dir.csv: cannot create the rejects "
 	                                                 "file: No such file or directory"));
 	ck_assert_str_eq(fx_cell(&f, "13800000009", "age", 0), "<no profile>");
+	/* nor one that is the input file: it would be truncated */
+	char input[4096];
+	snprintf(input, sizeof(input), "%s", tu_path(dir, "in.csv"));
+	tu_write_file(input, "msisdn,age\n13800000009,1\n", 25);
+	ck_assert_int_eq(cp_load_opts_set_rejects_path(o, input), CP_OK);
+	ck_assert_int_eq(cp_store_load_csv(f.store, input, o, f.report), CP_EINVAL);
+	ck_assert_str_eq(strstr(cp_errmsg(f.store), "in.csv:"),
+	                 "in.csv: the rejects file is the input file");
+	got = tu_read_file(input, NULL);
+	ck_assert_str_eq(got, "msisdn,age\n13800000009,1\n");
+	free(got);
 	cp_load_opts_free(o);
 	fx_free(&f);
 	tu_rmdir(dir);
@@ -1330,8 +1376,60 @@ START_TEST(test_tricky_csv_end_to_end)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------
+ * Allocation failures: CP_ENOMEM (or success), nothing leaked
+ * --------------------------------------------------------------------- */
+
+START_TEST(test_out_of_memory)
+{
+	char *dir = tu_mkdtemp();
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", tu_path(dir, "rejects.csv"));
+	size_t len;
+	char *csv = tricky_rows(30, &len);
+	cp_schema *schema = tu_schema();
+	int failures = 0;
+	for (long k = 0;; k++) {
+		long before = live_allocs;
+		cp_store *store = NULL;
+		cp_load_report *report = NULL;
+		cp_load_opts *opts = NULL;
+		ck_assert_int_eq(cp_store_new(&store, schema), CP_OK);
+		ck_assert_int_eq(cp_load_report_new(&report), CP_OK);
+		ck_assert_int_eq(cp_load_opts_new(&opts), CP_OK);
+		ck_assert_int_eq(cp_load_opts_set_rejects_path(opts, path), CP_OK);
+		cp__load_opts_set_limits(opts, 7, 0, 0);
+		fail_after = k;
+		int rc = cp_store_load_csv_memory(store, csv, len, "t.csv", opts, report);
+		bool ran_out = fail_after == 0;
+		fail_after = -1;
+		if (rc == CP_ENOMEM) {
+			failures++; /* no message: every later allocation fails too */
+		} else {
+			ck_assert_msg(rc == CP_OK, "allocation %ld: %s", k, cp_strerror(rc));
+			ck_assert_uint_eq(cp_load_report_loaded(report) - cp_load_report_duplicates(report),
+			                  cp_store_count(store));
+		}
+		cp_load_opts_free(opts);
+		cp_load_report_free(report);
+		cp_store_free(store);
+		ck_assert_int_eq(live_allocs, before);
+		if (rc != CP_ENOMEM && !ran_out)
+			break; /* no allocation failed: the whole load was covered */
+	}
+	ck_assert_int_gt(failures, 20);
+	cp_schema_free(schema);
+	free(csv);
+	tu_rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 int main(void)
 {
+	/* before any other call: every allocation of the library is counted */
+	if (cp_set_allocator(t_malloc, t_realloc, t_free) != CP_OK)
+		return EXIT_FAILURE;
 	Suite *s = suite_create("csv");
 	TCase *tc = tcase_create("reader");
 	tcase_add_test(tc, test_reader_plain_lf_crlf_and_last_line);
@@ -1369,6 +1467,7 @@ int main(void)
 	tcase_add_test(tc, test_progress_and_cancel);
 	tcase_add_test(tc, test_chunk_boundaries_do_not_change_the_result);
 	tcase_add_test(tc, test_tricky_csv_end_to_end);
+	tcase_add_test(tc, test_out_of_memory);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("objects");
 	tcase_add_test(tc, test_opts);

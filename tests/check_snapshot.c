@@ -793,6 +793,41 @@ START_TEST(test_verify_lists_every_problem)
 }
 END_TEST
 
+/* Index slots swapped: every row is indexed once, yet lookups fail.  open
+ * does not probe (it would cost a lookup per profile); verify does. */
+START_TEST(test_verify_looks_every_key_up)
+{
+	char *path = path_of("s.cps");
+	size_t len;
+	char *b = small_snapshot(path, 0, &len);
+	uint64_t off = sec_offset(b, CPS_SEC_INDEX), n = sec_length(b, CPS_SEC_INDEX) / 4;
+	uint64_t first = n, second = n;
+	for (uint64_t i = 0; i < n; i++)
+		if (get32_at(b, off + i * 4)) {
+			if (first == n)
+				first = i;
+			else if (second == n)
+				second = i;
+		}
+	ck_assert_uint_lt(second, n);
+	uint32_t a = get32_at(b, off + first * 4), c = get32_at(b, off + second * 4);
+	put32_at(b, off + first * 4, c);
+	put32_at(b, off + second * 4, a);
+	reseal(b);
+	tu_write_file(path, b, len);
+	cp_store *s;
+	ck_assert_int_eq(cp_store_open(&s, path, diag), CP_OK);
+	cp_store_free(s);
+	ck_assert_int_eq(cp_snapshot_verify(path, diag), CP_ECORRUPT);
+	char want[128];
+	snprintf(want, sizeof(want), "section index at offset %llu: the profile of row %u is not "
+	         "found under its key", (unsigned long long)off, a - 1);
+	assert_diag(path, want);
+	free(b);
+	free(path);
+}
+END_TEST
+
 static void rewrite_header_field(const char *path, unsigned off, uint32_t value, bool seal)
 {
 	size_t len;
@@ -1107,6 +1142,7 @@ int main(void)
 	tcase_add_test(tc, test_flipped_bit_at_every_offset_compressed);
 	tcase_add_loop_test(tc, test_crafted_contents, 0, sizeof(damages) / sizeof(damages[0]));
 	tcase_add_test(tc, test_verify_lists_every_problem);
+	tcase_add_test(tc, test_verify_looks_every_key_up);
 	tcase_add_test(tc, test_version_mismatch);
 	tcase_add_test(tc, test_other_byte_order);
 	tcase_add_test(tc, test_unknown_flags);
