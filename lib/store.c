@@ -320,15 +320,19 @@ uint32_t cp__store_find(const cp_store *s, const char *key, size_t len)
 	}
 }
 
-/* Make room for one more key (load <= 1/2), before anything is changed. */
-static int index_reserve(cp_store *s)
+/* Make room for keys keys in all (load <= 1/2), before anything is changed. */
+static int index_fit(cp_store *s, size_t keys)
 {
 	cp_index *ix = &s->index;
-	if ((size_t)ix->used + 1 <= ((size_t)ix->mask + 1) / 2)
+	if (keys <= ((size_t)ix->mask + 1) / 2)
 		return CP_OK;
-	uint32_t size = (ix->mask + 1) * 2;
-	if (size == 0)
+	/* a power of two up to 2^31 */
+	uint64_t want = ((uint64_t)ix->mask + 1) * 2;
+	while (want / 2 < keys && want <= UINT32_MAX / 2)
+		want *= 2;
+	if (want / 2 < keys || want > UINT32_MAX / 2 + 1)
 		return CP_ELIMIT;
+	uint32_t size = (uint32_t)want;
 	uint32_t *h = slots_new(size);
 	if (!h)
 		return CP_ENOMEM;
@@ -345,6 +349,12 @@ static int index_reserve(cp_store *s)
 	ix->slots = h;
 	ix->mask = size - 1;
 	return CP_OK;
+}
+
+/* Make room for one more key. */
+static int index_reserve(cp_store *s)
+{
+	return index_fit(s, (size_t)s->index.used + 1);
 }
 
 static void index_insert(cp_store *s, const char *key, size_t len, uint32_t row)
@@ -717,4 +727,50 @@ int cp_store_delete(cp_store *s, const char *key)
 	s->free_rows[s->nfree++] = row;
 	s->live--;
 	return CP_OK;
+}
+
+/* ---- bulk loading (store_bulk.c) ---- */
+
+int cp__store_reserve(cp_store *s, size_t n)
+{
+	/* Row numbers + 1 are index slots: uint32_t (as rows_reserve). */
+	if (n > (size_t)UINT32_MAX - 2 - s->nrows)
+		return CP_ELIMIT;
+	size_t need = s->nrows + n + 1;
+	if (need > s->cap_rows) {
+		size_t cap = s->cap_rows + s->cap_rows / 2;
+		if (cap < need)
+			cap = need;
+		if (cap < 64)
+			cap = 64;
+		if (cap > (size_t)UINT32_MAX - 1)
+			cap = (size_t)UINT32_MAX - 1;
+		uint8_t *r = cp__reallocarray(s->rows, cap, s->schema->row_size);
+		if (!r)
+			return CP_ENOMEM;
+		s->rows = r;
+		s->cap_rows = cap;
+	}
+	return index_fit(s, (size_t)s->index.used + n);
+}
+
+void cp__store_publish_spare(cp_store *s, const char *key, size_t len, bool known_new,
+                             int *replaced)
+{
+	size_t rs = s->schema->row_size;
+	const uint8_t *build = cp__store_row(s, s->nrows);
+	uint32_t row = known_new ? CP_NO_ID : cp__store_find(s, key, len);
+	*replaced = row != CP_NO_ID;
+	if (row != CP_NO_ID) {
+		memcpy(cp__store_row(s, row), build, rs);
+		return;
+	}
+	if (s->nfree) {
+		row = s->free_rows[--s->nfree];
+		memcpy(cp__store_row(s, row), build, rs);
+	} else {
+		row = (uint32_t)s->nrows++;
+	}
+	index_insert(s, key, len, row);
+	s->live++;
 }

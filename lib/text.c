@@ -66,15 +66,29 @@ int cp__utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
+	const uint64_t high = 0x8080808080808080ull;
 	while (i < len) {
-		/* ASCII, 8 bytes at a time: most text checked here is */
+		/* ASCII, 16 bytes at a time: most text checked here is */
+		while (i + 16 <= len) {
+			uint64_t a, b;
+			memcpy(&a, s + i, 8);
+			memcpy(&b, s + i + 8, 8);
+			if ((a | b) & high)
+				break;
+			i += 16;
+		}
 		if (i + 8 <= len) {
 			uint64_t v;
 			memcpy(&v, s + i, 8);
-			if (!(v & 0x8080808080808080ull)) {
+			if (!(v & high)) {
 				i += 8;
 				continue;
 			}
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+	(defined(__GNUC__) || defined(__clang__))
+			/* straight to the first byte that is not ASCII */
+			i += (size_t)__builtin_ctzll(v & high) >> 3;
+#endif
 		}
 		unsigned c = s[i];
 		if (c < 0x80) {
