@@ -1,7 +1,7 @@
 /*
  * parse_fast.h — inline fast paths of the cell parsers of value.c for the
  * short forms that make up most of an export ("152", "222.92",
- * "2095.534", "2016-09-07"), for bulk loading (store_bulk.c).
+ * "2095.534", "1"), for bulk loading (store_bulk.c).
  *
  * Each cp__parse_X_fast takes what cp__parse_X takes and gives exactly its
  * result: the same value, or the same failure and reason, because whatever
@@ -60,9 +60,11 @@ static inline uint64_t cp__swar_load(const char *s, size_t n)
 	return (v << shift) | (CP_SWAR_ZEROS & ~(~0ull << shift));
 }
 
-/* s[0..n), 1 <= n <= 8, as digits only: 0 if it is not. */
+/* s[0..n) as 1 to 8 digits: their value in *value, or 0 if it is not. */
 static inline int cp__swar_uint(const char *s, size_t n, uint32_t *value)
 {
+	if (n - 1 >= 8)
+		return 0;
 	uint64_t v = cp__swar_load(s, n);
 	if (!cp__swar_digits8(v))
 		return 0;
@@ -78,6 +80,8 @@ static inline int cp__swar_uint(const char *s, size_t n, uint32_t *value)
 static inline int cp__swar_decimal(const char *s, size_t n, uint32_t *value, int *frac)
 {
 	const uint64_t low7 = 0x7F7F7F7F7F7F7F7Full;
+	if (n - 1 >= 8)
+		return 0;
 	uint64_t v = cp__swar_load(s, n);
 	uint64_t x = v ^ 0x2E2E2E2E2E2E2E2Eull; /* '.' bytes are now 0 */
 	uint64_t dots = ~(((x & low7) + low7) | x | low7);
@@ -97,101 +101,85 @@ static inline int cp__swar_decimal(const char *s, size_t n, uint32_t *value, int
 	return 1;
 }
 
-/* Split an optional sign off s[0..*len): 1 if it was '-'. */
-static inline bool cp__swar_sign(const char **s, size_t *len)
+/* Unsigned money of at most 8 characters: yuan, at most 2 decimals. */
+static inline int cp__swar_money(const char *s, size_t n, int64_t *fen)
 {
-	char c = *len ? **s : '\0';
-	if (c == '-' || c == '+') {
-		++*s;
-		--*len;
-		return c == '-';
+	uint32_t v;
+	int frac;
+	if (n - 3 < 6) {
+		/* the usual "yuan.fen": the dot third from the end (byte 5 of the
+		 * right-aligned word) is dropped at a known place */
+		uint64_t w = cp__swar_load(s, n);
+		if (((w >> 40) & 0xFF) == '.') {
+			w = ((w & 0xFFFFFFFFFFull) << 8) | (w & 0xFFFF000000000000ull) | 0x30u;
+			if (!cp__swar_digits8(w))
+				return 0; /* another dot, or not a digit */
+			*fen = cp__swar_value8(w);
+			return 1;
+		}
 	}
-	return false;
+	if (!cp__swar_decimal(s, n, &v, &frac) || frac > 2)
+		return 0;
+	*fen = (int64_t)v * (frac == 2 ? 1 : frac == 1 ? 10 : 100);
+	return 1;
+}
+
+/* An unsigned plain decimal of at most 8 characters.  As the reference's
+ * own fast path: at most 15 digits are exact in a double, and so is a
+ * power of ten up to 1e15, so one division gives the correctly rounded
+ * value, the same double. */
+static inline int cp__swar_float(const char *s, size_t n, double *out)
+{
+	static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
+	uint32_t v;
+	int frac;
+	if (!cp__swar_decimal(s, n, &v, &frac))
+		return 0;
+	*out = frac > 0 ? (double)v / pow10[frac] : (double)v;
+	return 1;
 }
 
 #endif /* CP_PARSE_SWAR */
 
+/*
+ * The unsigned forms inline (most cells); anything else is the _rest
+ * function's (value.c): signed short forms, then the reference parser.
+ * Both read as the fast parsers do (CP_PARSE_PAD bytes after the text).
+ */
+int cp__parse_int_rest(const char *s, size_t len, int64_t *out, const char **why);
+int cp__parse_money_rest(const char *s, size_t len, int64_t *fen, const char **why);
+int cp__parse_float_rest(const char *s, size_t len, double *out, const char **why);
+
 static inline int cp__parse_int_fast(const char *s, size_t len, int64_t *out, const char **why)
 {
 #ifdef CP_PARSE_SWAR
-	const char *t = s;
-	size_t n = len;
-	bool neg = cp__swar_sign(&t, &n);
 	uint32_t v;
-	if (n - 1 < 8 && cp__swar_uint(t, n, &v)) {
-		*out = neg ? -(int64_t)v : (int64_t)v;
+	if (CP_LIKELY(cp__swar_uint(s, len, &v))) {
+		*out = (int64_t)v;
 		return CP_OK;
 	}
 #endif
-	return cp__parse_int(s, len, out, why);
+	return cp__parse_int_rest(s, len, out, why);
 }
 
 static inline int cp__parse_money_fast(const char *s, size_t len, int64_t *fen,
                                        const char **why)
 {
 #ifdef CP_PARSE_SWAR
-	const char *t = s;
-	size_t n = len;
-	bool neg = cp__swar_sign(&t, &n);
-	uint32_t v;
-	int frac;
-	if (n - 1 < 8 && cp__swar_decimal(t, n, &v, &frac) && frac <= 2) {
-		int64_t f = (int64_t)v * (frac == 2 ? 1 : frac == 1 ? 10 : 100);
-		*fen = neg ? -f : f;
+	if (CP_LIKELY(cp__swar_money(s, len, fen)))
 		return CP_OK;
-	}
 #endif
-	return cp__parse_money(s, len, fen, why);
+	return cp__parse_money_rest(s, len, fen, why);
 }
 
 static inline int cp__parse_float_fast(const char *s, size_t len, double *out,
                                        const char **why)
 {
 #ifdef CP_PARSE_SWAR
-	/* As the reference's own fast path: at most 15 digits are exact in a
-	 * double, and so is a power of ten up to 1e15, so one division gives
-	 * the correctly rounded value, the same double. */
-	static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
-	const char *t = s;
-	size_t n = len;
-	bool neg = cp__swar_sign(&t, &n);
-	uint32_t v;
-	int frac;
-	if (n - 1 < 8 && cp__swar_decimal(t, n, &v, &frac)) {
-		double d = (double)v;
-		if (frac > 0)
-			d /= pow10[frac];
-		*out = neg ? -d : d;
+	if (CP_LIKELY(cp__swar_float(s, len, out)))
 		return CP_OK;
-	}
 #endif
-	return cp__parse_float(s, len, out, why);
-}
-
-static inline int cp__parse_date_fast(const char *s, size_t len, cp_date *out, const char **why)
-{
-#ifdef CP_PARSE_SWAR
-	uint64_t w;
-	if (len == 10 && s[4] == '-' && s[7] == '-') {
-		/* "YYYY-MM-DD" -> "YYYYMMDD" from two overlapping words */
-		uint64_t a, b;
-		memcpy(&a, s, 8);
-		memcpy(&b, s + 2, 8);
-		w = (a & 0xFFFFFFFFull) | ((a >> 8) & 0x0000FFFF00000000ull) |
-		    (b & 0xFFFF000000000000ull);
-	} else if (len == 8) {
-		memcpy(&w, s, 8);
-	} else {
-		return cp__parse_date(s, len, out, why);
-	}
-	if (cp__swar_digits8(w)) {
-		uint32_t ymd = cp__swar_value8(w);
-		if (cp_date_from_ymd(out, (int)(ymd / 10000), (int)(ymd / 100 % 100),
-		                     (int)(ymd % 100)) == CP_OK)
-			return CP_OK;
-	}
-#endif
-	return cp__parse_date(s, len, out, why);
+	return cp__parse_float_rest(s, len, out, why);
 }
 
 static inline int cp__parse_bool_fast(const char *s, size_t len, int *out, const char **why)

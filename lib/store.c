@@ -74,11 +74,9 @@ uint32_t cp__strpool_find(const cp_strpool *p, const char *s, size_t len)
 	}
 }
 
-static int strpool_grow_hash(cp_strpool *p)
+/* Rehash into size slots (a power of two, more than now). */
+static int strpool_rehash(cp_strpool *p, uint32_t size)
 {
-	uint32_t size = (p->mask + 1) * 2;
-	if (size == 0)
-		return CP_ELIMIT;
 	uint32_t *h = slots_new(size);
 	if (!h)
 		return CP_ENOMEM;
@@ -96,6 +94,23 @@ static int strpool_grow_hash(cp_strpool *p)
 	p->hash = h;
 	p->mask = size - 1;
 	return CP_OK;
+}
+
+static int strpool_grow_hash(cp_strpool *p)
+{
+	uint32_t size = (p->mask + 1) * 2;
+	if (size == 0)
+		return CP_ELIMIT;
+	return strpool_rehash(p, size);
+}
+
+int cp__strpool_reserve(cp_strpool *p, size_t n)
+{
+	/* load <= 1/2 with n more, up to the largest table (2^31 slots) */
+	uint64_t size = (uint64_t)p->mask + 1;
+	while (size / 2 < (uint64_t)p->count + n && size <= UINT32_MAX / 2)
+		size *= 2;
+	return size > (uint64_t)p->mask + 1 ? strpool_rehash(p, (uint32_t)size) : CP_OK;
 }
 
 int cp__strpool_add(cp_strpool *p, const char *s, size_t len, uint32_t *id)
@@ -197,11 +212,9 @@ static bool list_equal(const cp_listpool *p, uint32_t id, const uint32_t *ids, u
 	       (n == 0 || memcmp(p->items + id + 1, ids, (size_t)n * sizeof(uint32_t)) == 0);
 }
 
-static int listpool_grow_hash(cp_listpool *p)
+/* Rehash into size slots (a power of two, more than now). */
+static int listpool_rehash(cp_listpool *p, uint32_t size)
 {
-	uint32_t size = (p->mask + 1) * 2;
-	if (size == 0)
-		return CP_ELIMIT;
 	uint32_t *h = slots_new(size);
 	if (!h)
 		return CP_ENOMEM;
@@ -218,6 +231,23 @@ static int listpool_grow_hash(cp_listpool *p)
 	p->hash = h;
 	p->mask = size - 1;
 	return CP_OK;
+}
+
+static int listpool_grow_hash(cp_listpool *p)
+{
+	uint32_t size = (p->mask + 1) * 2;
+	if (size == 0)
+		return CP_ELIMIT;
+	return listpool_rehash(p, size);
+}
+
+int cp__listpool_reserve(cp_listpool *p, size_t n)
+{
+	/* load <= 1/2 with n more, up to the largest table (2^31 slots) */
+	uint64_t size = (uint64_t)p->mask + 1;
+	while (size / 2 < (uint64_t)p->count + n && size <= UINT32_MAX / 2)
+		size *= 2;
+	return size > (uint64_t)p->mask + 1 ? listpool_rehash(p, (uint32_t)size) : CP_OK;
 }
 
 int cp__listpool_add(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id)

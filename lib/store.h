@@ -42,6 +42,9 @@ size_t cp__strpool_memory(const cp_strpool *p);
 /* Intern s[0..len) (no NUL inside) and give its id; CP_ENOMEM or CP_ELIMIT
  * (pool over 4 GiB). */
 int cp__strpool_intern(cp_strpool *p, const char *s, size_t len, uint32_t *id);
+/* Make room in the hash for n more strings, so that interning them does
+ * not rehash (a hint: at most 2^31 slots).  CP_OK or CP_ENOMEM. */
+int cp__strpool_reserve(cp_strpool *p, size_t n);
 /* Append s[0..len) without looking for it or updating the hash: for the
  * pools of a draft, where repeats are harmless (cp_store_put interns them).
  * Never mix with cp__strpool_intern on one pool. */
@@ -75,6 +78,8 @@ size_t cp__listpool_memory(const cp_listpool *p);
 /* Intern n string ids (a list, or a set already in canonical order); CP_ENOMEM
  * or CP_ELIMIT (pool over 4 GiB). */
 int cp__listpool_intern(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id);
+/* As cp__strpool_reserve, for n more item lists. */
+int cp__listpool_reserve(cp_listpool *p, size_t n);
 /* Append without interning, as cp__strpool_add. */
 int cp__listpool_add(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id);
 static inline uint32_t cp__listpool_count(const cp_listpool *p, uint32_t id)

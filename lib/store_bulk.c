@@ -289,7 +289,32 @@ void cp__bulk_fini(cp_bulk *b)
 
 int cp__bulk_reserve(cp_bulk *b, size_t n)
 {
+	b->expect = n;
+	b->published = 0;
+	b->strings0 = b->store->strings.count;
+	b->lists0 = b->store->lists.count;
 	return cp__store_reserve(b->store, n);
+}
+
+/* Rows published before the pools are sized for the rest of the load. */
+#define SAMPLE_ROWS 512
+
+/*
+ * Size the pools' hashes for the rest of the load, from how many new
+ * strings and lists the first rows brought: growing them by doubling would
+ * rehash every string several times (reading each one back at random).
+ */
+static void size_pools(cp_bulk *b)
+{
+	cp_store *st = b->store;
+	if (b->expect <= 2 * SAMPLE_ROWS)
+		return;
+	uint64_t rest = b->expect - SAMPLE_ROWS;
+	uint64_t strings = (uint64_t)(st->strings.count - b->strings0) * rest / SAMPLE_ROWS;
+	uint64_t lists = (uint64_t)(st->lists.count - b->lists0) * rest / SAMPLE_ROWS;
+	/* only hints: the pools still grow by themselves */
+	(void)cp__strpool_reserve(&st->strings, (size_t)(strings + strings / 8));
+	(void)cp__listpool_reserve(&st->lists, (size_t)(lists + lists / 8));
 }
 
 /* ---- cells ---- */
@@ -434,7 +459,7 @@ static int fill_cell(cp_bulk *b, const cp_bulk_col *col, uint8_t *row, const cha
 	}
 	case K_DATE: {
 		cp_date v;
-		if ((rc = cp__parse_date_fast(s, len, &v, why)) != CP_OK)
+		if ((rc = cp__parse_date(s, len, &v, why)) != CP_OK)
 			return rc;
 		memcpy(cell, &v, sizeof(v));
 		break;
@@ -506,20 +531,16 @@ static int fill_in_order(cp_bulk *b, uint8_t *row, const cp_csv_cell *cells, boo
 	return CP_OK;
 }
 
-/* A placeholder for an empty number cell: parsed without a branch, its
- * presence bit left clear. */
-static const char zero_text[CP_PARSE_PAD + 1] = "0";
-
-/* Store an 8-byte value in a number cell, present unless its text is empty. */
-static inline void put8(uint8_t *row, const cp_bulk_col *col, const void *v, size_t len)
+/* Store an 8-byte value in a number cell and mark it present. */
+static inline void put8(uint8_t *row, const cp_bulk_col *col, const void *v)
 {
 	memcpy(row + col->offset, v, 8);
-	row[col->byte] |= (uint8_t)(col->bit & (0u - (unsigned)(len != 0)));
+	row[col->byte] |= col->bit;
 }
 
 /*
- * The fast pass: the columns group by group (the kind of each is then
- * known in advance, and an empty number cell costs no branch).  CP_OK, or
+ * The fast pass: the columns group by group, so that the kind of each
+ * is known in advance (no switch per cell for the numbers).  CP_OK, or
  * anything else when a cell does not fit or the store fails: then the
  * general pass redoes the row in column order to name the first bad cell.
  */
@@ -530,27 +551,30 @@ static int fill_fast(cp_bulk *b, uint8_t *row, const cp_csv_cell *cells, bool ch
 	clear_row(b, row);
 	for (end = b->by_kind + b->group[G_INT + 1]; col < end; col++) {
 		const cp_csv_cell *cell = &cells[col->col];
-		size_t len = cell->len;
 		int64_t v;
-		if (cp__parse_int_fast(len ? cell->p : zero_text, len ? len : 1, &v, &why) != CP_OK)
+		if (cell->len == 0)
+			continue;
+		if (cp__parse_int_fast(cell->p, cell->len, &v, &why) != CP_OK)
 			return CP_ETYPE;
-		put8(row, col, &v, len);
+		put8(row, col, &v);
 	}
 	for (end = b->by_kind + b->group[G_MONEY + 1]; col < end; col++) {
 		const cp_csv_cell *cell = &cells[col->col];
-		size_t len = cell->len;
 		int64_t v;
-		if (cp__parse_money_fast(len ? cell->p : zero_text, len ? len : 1, &v, &why) != CP_OK)
+		if (cell->len == 0)
+			continue;
+		if (cp__parse_money_fast(cell->p, cell->len, &v, &why) != CP_OK)
 			return CP_ETYPE;
-		put8(row, col, &v, len);
+		put8(row, col, &v);
 	}
 	for (end = b->by_kind + b->group[G_FLOAT + 1]; col < end; col++) {
 		const cp_csv_cell *cell = &cells[col->col];
-		size_t len = cell->len;
 		double v;
-		if (cp__parse_float_fast(len ? cell->p : zero_text, len ? len : 1, &v, &why) != CP_OK)
+		if (cell->len == 0)
+			continue;
+		if (cp__parse_float_fast(cell->p, cell->len, &v, &why) != CP_OK)
 			return CP_ETYPE;
-		put8(row, col, &v, len);
+		put8(row, col, &v);
 	}
 	for (end = b->by_kind + b->group[G_COUNT]; col < end; col++) {
 		const cp_csv_cell *cell = &cells[col->col];
@@ -590,4 +614,6 @@ void cp__bulk_publish(cp_bulk *b, int *replaced)
 	const char *key = cp__strpool_get(&st->strings, b->key_id);
 	cp__store_publish_spare(st, key, b->key_len, b->key_new, replaced);
 	b->key_id = CP_NO_ID;
+	if (++b->published == SAMPLE_ROWS)
+		size_pools(b);
 }

@@ -38,6 +38,10 @@ typedef struct cp_bulk {
 	size_t group[CP_BULK_GROUPS + 1]; /* group g: by_kind[group[g]..group[g + 1]) */
 	cp_bulk_enum *enums;     /* per field (only closed enums are set up) */
 	cp_bulk_memo *memo;      /* short strings -> string ids */
+	/* sizing: rows expected (cp__bulk_reserve), published so far, and the
+	 * pools' counts when the estimate was made */
+	size_t expect, published;
+	uint32_t strings0, lists0;
 	/* the row being built */
 	uint32_t key_id;         /* its key's string id, or CP_NO_ID */
 	size_t key_len;

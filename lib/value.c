@@ -4,6 +4,7 @@
  * the rule language.
  */
 #include "internal.h"
+#include "parse_fast.h"
 
 #include <errno.h>
 #include <math.h>
@@ -281,6 +282,57 @@ int cp__parse_money(const char *s, size_t len, int64_t *fen, const char **why)
 	uint64_t v = yuan * 100 + frac;
 	*fen = neg ? -(int64_t)v : (int64_t)v;
 	return CP_OK;
+}
+
+/* ---- the rest of the fast parsers (parse_fast.h) ---- */
+
+#ifdef CP_PARSE_SWAR
+/* A sign in front of s[0..n) and something after it: -1 for '-', 1 for
+ * '+', 0 for none. */
+static int sign_of(const char *s, size_t n)
+{
+	if (n < 2)
+		return 0;
+	return s[0] == '-' ? -1 : s[0] == '+';
+}
+#endif
+
+int cp__parse_int_rest(const char *s, size_t len, int64_t *out, const char **why)
+{
+#ifdef CP_PARSE_SWAR
+	uint32_t v;
+	int sign = sign_of(s, len);
+	if (sign && cp__swar_uint(s + 1, len - 1, &v)) {
+		*out = sign * (int64_t)v;
+		return CP_OK;
+	}
+#endif
+	return cp__parse_int(s, len, out, why);
+}
+
+int cp__parse_money_rest(const char *s, size_t len, int64_t *fen, const char **why)
+{
+#ifdef CP_PARSE_SWAR
+	int sign = sign_of(s, len);
+	if (sign && cp__swar_money(s + 1, len - 1, fen)) {
+		*fen *= sign;
+		return CP_OK;
+	}
+#endif
+	return cp__parse_money(s, len, fen, why);
+}
+
+int cp__parse_float_rest(const char *s, size_t len, double *out, const char **why)
+{
+#ifdef CP_PARSE_SWAR
+	int sign = sign_of(s, len);
+	if (sign && cp__swar_float(s + 1, len - 1, out)) {
+		if (sign < 0)
+			*out = -*out; /* "-0" is -0.0, as the reference gives */
+		return CP_OK;
+	}
+#endif
+	return cp__parse_float(s, len, out, why);
 }
 
 void cp__format_money(int64_t fen, char *buf, size_t size)
