@@ -509,6 +509,10 @@ static inline int add_cell(cp_csv_reader *r, const char *p, size_t len)
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
 	(defined(__GNUC__) || defined(__clang__))
 #define CP_CSV_SWAR 1
+#if defined(__SSE2__)
+#define CP_CSV_SSE2 1
+#include <emmintrin.h>
+#endif
 #endif
 
 /*
@@ -536,10 +540,10 @@ static int spill_cell(cp_csv_reader *r, cp_csv_cell **out, cp_csv_cell **end, si
 /*
  * Cut a line without quotes into cells: they point into the buffer.
  * Cells are short (a few bytes), so instead of one memchr per cell the
- * line is scanned 8 bytes at a time for the delimiter (SWAR: a byte equal
- * to d becomes a set high bit in m, exactly; then one cell per bit).  The
- * cells are written through a cursor kept in a register: this runs for
- * every cell of an ingest.
+ * line is scanned 16 bytes at a time for the delimiter (SSE2, on x86-64),
+ * or 8 (SWAR: a byte equal to d becomes a set high bit in m, exactly);
+ * then one cell per bit of the mask.  The cells are written through a
+ * cursor kept in a register: this runs for every cell of an ingest.
  */
 static int split_plain(cp_csv_reader *r, const char *s, size_t len)
 {
@@ -560,6 +564,20 @@ static int split_plain(cp_csv_reader *r, const char *s, size_t len)
 			return CP_ENOMEM; \
 		} \
 	} while (0)
+#ifdef CP_CSV_SSE2
+	/* 16 bytes at a time: a mask of the delimiters among them */
+	const __m128i dv = _mm_set1_epi8(d);
+	for (; stop - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dv));
+		while (m) {
+			const char *at = p + __builtin_ctz(m);
+			PUT_CELL(at);
+			start = at + 1;
+			m &= m - 1;
+		}
+	}
+#endif
 #ifdef CP_CSV_SWAR
 	const uint64_t ones = 0x0101010101010101ull, low7 = 0x7F7F7F7F7F7F7F7Full;
 	const uint64_t pattern = ones * (unsigned char)d;

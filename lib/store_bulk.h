@@ -42,6 +42,9 @@ typedef struct cp_bulk {
 	 * pools' counts when the estimate was made */
 	size_t expect, published;
 	uint32_t strings0, lists0;
+	const void *pop_rows;    /* rows array faulted in up to pop_end */
+	uintptr_t pop_end;
+	bool no_populate;
 	/* the row being built */
 	uint32_t key_id;         /* its key's string id, or CP_NO_ID */
 	size_t key_len;

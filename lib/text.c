@@ -62,6 +62,11 @@ const char *cp__closest(const char *name, const char *const *candidates, size_t 
 	return best;
 }
 
+#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#define CP_TEXT_SSE2 1
+#include <emmintrin.h>
+#endif
+
 int cp__utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -69,6 +74,17 @@ int cp__utf8_valid(const char *str, size_t len)
 	const uint64_t high = 0x8080808080808080ull;
 	while (i < len) {
 		/* ASCII, 16 bytes at a time: most text checked here is */
+#ifdef CP_TEXT_SSE2
+		while (i + 16 <= len) {
+			unsigned m = (unsigned)_mm_movemask_epi8(
+				_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+			if (m) {
+				i += (size_t)__builtin_ctz(m); /* the first byte that is not */
+				break;
+			}
+			i += 16;
+		}
+#else
 		while (i + 16 <= len) {
 			uint64_t a, b;
 			memcpy(&a, s + i, 8);
@@ -77,6 +93,7 @@ int cp__utf8_valid(const char *str, size_t len)
 				break;
 			i += 16;
 		}
+#endif
 		if (i + 8 <= len) {
 			uint64_t v;
 			memcpy(&v, s + i, 8);
