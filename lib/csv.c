@@ -64,6 +64,7 @@ struct cp_load_opts {
 	void *progress_data;
 	size_t chunk, max_record; /* test knobs; 0 = default */
 	uint64_t progress_step;
+	bool general;             /* test knob: rows through a draft */
 };
 
 int cp_load_opts_new(cp_load_opts **out)
@@ -126,6 +127,14 @@ int cp__load_opts_set_limits(cp_load_opts *opts, size_t chunk, size_t max_record
 	opts->chunk = chunk;
 	opts->max_record = max_record;
 	opts->progress_step = progress_step;
+	return CP_OK;
+}
+
+int cp__load_opts_set_general(cp_load_opts *opts, bool on)
+{
+	if (!opts)
+		return CP_EINVAL;
+	opts->general = on;
 	return CP_OK;
 }
 
@@ -1203,10 +1212,10 @@ static size_t estimate_rows(const cp_csv_reader *r)
 }
 
 /* Set up what the rows go through: bulk loading, sized for the input,
- * unless the store is a snapshot mapping. */
-static int start_rows(csv_load *L)
+ * unless the store is a snapshot mapping (or a test asks for drafts). */
+static int start_rows(csv_load *L, const cp_load_opts *opts)
 {
-	if (L->store->mapped) {
+	if (L->store->mapped || (opts && opts->general)) {
 		if (cp_profile_new(&L->draft, L->schema) != CP_OK)
 			return cp__fail(&L->store->obj, CP_ENOMEM, "%s: out of memory", L->name);
 		return CP_OK;
@@ -1246,7 +1255,7 @@ static int load(cp_store *store, const char *name, int fd, uint64_t total,
 
 	int rc = load_header(&L, opts);
 	if (rc == CP_OK)
-		rc = start_rows(&L);
+		rc = start_rows(&L, opts);
 	if (rc == CP_OK)
 		rc = open_rejects(&L);
 	while (rc == CP_OK) {

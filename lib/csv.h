@@ -29,6 +29,10 @@
  */
 int cp__load_opts_set_limits(cp_load_opts *opts, size_t chunk, size_t max_record,
                              uint64_t progress_step);
+/* Test knob: load rows the general way (a draft profile per row and
+ * cp_store_put), as for a snapshot-mapped store, instead of bulk loading:
+ * both must give the same store and report. */
+int cp__load_opts_set_general(cp_load_opts *opts, bool on);
 
 typedef struct cp_csv_cell {
 	const char *p;
