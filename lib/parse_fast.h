@@ -1,7 +1,7 @@
 /*
  * parse_fast.h — inline fast paths of the cell parsers of value.c for the
  * short forms that make up most of an export ("152", "222.92",
- * "2095.534", "1"), for bulk loading (store_bulk.c).
+ * "2095.534", "2016-09-07", "1"), for bulk loading (store_bulk.c).
  *
  * Each cp__parse_X_fast takes what cp__parse_X takes and gives exactly its
  * result: the same value, or the same failure and reason, because whatever
@@ -21,6 +21,29 @@
 #include <string.h>
 
 #define CP_PARSE_PAD 8u
+
+/* ---- the calendar (proleptic Gregorian; H. Hinnant's algorithms), inline
+ * for the date parser; value.c's cp__days_from_civil and
+ * cp__days_in_month are these ---- */
+
+static inline cp_date cp__civil_days(int y, int m, int d)
+{
+	y -= m <= 2;
+	int era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153u * (unsigned)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (unsigned)d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (cp_date)(era * 146097 + (int)doe - 719468);
+}
+
+/* Days in month m (1..12) of year y; 0 for another m. */
+static inline int cp__month_days(int y, int m)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return m >= 1 && m <= 12 ? days[m - 1] : 0;
+}
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
 	(defined(__GNUC__) || defined(__clang__))
@@ -139,6 +162,33 @@ static inline int cp__swar_float(const char *s, size_t n, double *out)
 	return 1;
 }
 
+/* A date "YYYY-MM-DD" or "YYYYMMDD" of a real day (year 1 on); reads only
+ * s[0..n). */
+static inline int cp__swar_date(const char *s, size_t n, cp_date *out)
+{
+	uint64_t w;
+	if (n == 10 && s[4] == '-' && s[7] == '-') {
+		/* "YYYY-MM-DD" -> "YYYYMMDD" from two overlapping words */
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + 2, 8);
+		w = (a & 0xFFFFFFFFull) | ((a >> 8) & 0x0000FFFF00000000ull) |
+		    (b & 0xFFFF000000000000ull);
+	} else if (n == 8) {
+		memcpy(&w, s, 8);
+	} else {
+		return 0;
+	}
+	if (!cp__swar_digits8(w))
+		return 0;
+	uint32_t ymd = cp__swar_value8(w);
+	int y = (int)(ymd / 10000), m = (int)(ymd / 100 % 100), d = (int)(ymd % 100);
+	if (y < 1 || d < 1 || d > cp__month_days(y, m))
+		return 0;
+	*out = cp__civil_days(y, m, d);
+	return 1;
+}
+
 #endif /* CP_PARSE_SWAR */
 
 /*
@@ -180,6 +230,15 @@ static inline int cp__parse_float_fast(const char *s, size_t len, double *out,
 		return CP_OK;
 #endif
 	return cp__parse_float_rest(s, len, out, why);
+}
+
+static inline int cp__parse_date_fast(const char *s, size_t len, cp_date *out, const char **why)
+{
+#ifdef CP_PARSE_SWAR
+	if (CP_LIKELY(cp__swar_date(s, len, out)))
+		return CP_OK;
+#endif
+	return cp__parse_date(s, len, out, why);
 }
 
 static inline int cp__parse_bool_fast(const char *s, size_t len, int *out, const char **why)

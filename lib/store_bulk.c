@@ -461,7 +461,7 @@ static int fill_cell(cp_bulk *b, const cp_bulk_col *col, uint8_t *row, const cha
 	}
 	case K_DATE: {
 		cp_date v;
-		if ((rc = cp__parse_date(s, len, &v, why)) != CP_OK)
+		if ((rc = cp__parse_date_fast(s, len, &v, why)) != CP_OK)
 			return rc;
 		memcpy(cell, &v, sizeof(v));
 		break;

@@ -14,14 +14,11 @@
 
 /* ---- calendar (proleptic Gregorian; H. Hinnant's algorithms) ---- */
 
+/* days_from_civil and days_in_month are inline in parse_fast.h, for the
+ * fast date parser. */
 cp_date cp__days_from_civil(int y, int m, int d)
 {
-	y -= m <= 2;
-	int era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153u * (unsigned)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (unsigned)d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (cp_date)(era * 146097 + (int)doe - 719468);
+	return cp__civil_days(y, m, d);
 }
 
 void cp__civil_from_days(cp_date z0, int *y, int *m, int *d)
@@ -45,10 +42,7 @@ void cp__civil_from_days(cp_date z0, int *y, int *m, int *d)
 
 int cp__days_in_month(int y, int m)
 {
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return m >= 1 && m <= 12 ? days[m - 1] : 0;
+	return cp__month_days(y, m);
 }
 
 int cp_date_from_ymd(cp_date *out, int y, int m, int d)

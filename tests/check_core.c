@@ -327,6 +327,11 @@ static void fz_compare(char *buf, size_t len)
 		ck_assert_msg(ra == rb && (ra != CP_OK || memcmp(&x, &y, sizeof(x)) == 0) &&
 		                      (ra == CP_OK || !strcmp(wa, wb)),
 		              "float '%.*s': %d %.17g / %d %.17g", (int)len, buf, ra, x, rb, y);
+		cp_date da, db;
+		ra = cp__parse_date(buf, len, &da, &wa);
+		rb = cp__parse_date_fast(buf, len, &db, &wb);
+		ck_assert_msg(ra == rb && (ra != CP_OK || da == db) && (ra == CP_OK || !strcmp(wa, wb)),
+		              "date '%.*s': %d %d / %d %d", (int)len, buf, ra, da, rb, db);
 		int p, q;
 		ra = cp__parse_bool(buf, len, &p, &wa);
 		rb = cp__parse_bool_fast(buf, len, &q, &wb);
@@ -362,9 +367,23 @@ START_TEST(test_fast_parsers_match_the_reference)
 	fz_every("09.-+a", 5);
 	fz_every("5.-", 9);
 	fz_every("1.", 12);
+	char buf[FZ_BUF];
+	/* dates: YYYY-MM-DD and YYYYMMDD with every kind of near miss */
+	for (int n = 0; n < 50000; n++) {
+		static const char digits[] = "0000111222293456789";
+		size_t len = fz_below(4) ? (fz_below(2) ? 10 : 8) : fz_below(12);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = digits[fz_below(sizeof(digits) - 1)];
+		if (len == 10 && fz_below(8)) {
+			buf[4] = '-';
+			buf[7] = '-';
+		}
+		if (len && !fz_below(20))
+			buf[fz_below((unsigned)len)] = "-x/+"[fz_below(4)];
+		fz_compare(buf, len);
+	}
 	/* and random ones, longer: signs, dots, exponents, junk */
 	static const char alphabet[] = "01234567890123456789..-+ e,xY\xE4\xB8";
-	char buf[FZ_BUF];
 	for (int n = 0; n < 100000; n++) {
 		size_t len = fz_below(4) ? fz_below(11) : fz_below(25);
 		for (size_t i = 0; i < len; i++)
@@ -375,7 +394,10 @@ START_TEST(test_fast_parsers_match_the_reference)
 	static const char *const edge[] = {
 		"99999999", "999999999", "-99999999", "+0", "-0", "00000000", "99999.99",
 		"9999999.9", "99999999.", ".99", "-.99", "1.00", "0.0", "12345.678",
-		"9223372036854775807", "-9223372036854775808", "1e3", "1.5e-3", "true", "否"};
+		"9223372036854775807", "-9223372036854775808", "1e3", "1.5e-3", "true", "否",
+		"2016-09-07", "20160907", "2020-02-29", "2019-02-29", "2000-02-29", "1900-02-29",
+		"0001-01-01", "0000-12-31", "9999-12-31", "2016-13-01", "2016-00-10", "2016-01-00",
+		"2016-01-32", "2016-9-07", "2016+09-07", "201609070"};
 	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
 		size_t len = strlen(edge[i]);
 		memcpy(buf, edge[i], len);
