@@ -3,12 +3,14 @@
  * store's spare row slot and pools, then the row published (store_bulk.h).
  *
  * Every column is resolved once into a plan entry: what to parse, where
- * the cell lives in a row, which presence bit is its.  A row is then one
- * pass over the columns with a switch on the kind; numbers go through the
- * inline fast parsers (parse_fast.h), closed enum values through a small
- * hash table of the field's values.  What a cell accepts and every reason
- * it gives match cp__profile_set_cell_text (profile.c), which shares its
- * reason texts with this file through store.h.
+ * the cell lives in a row, which presence bit is its.  A row is filled by
+ * a fast pass that takes the columns kind by kind (a tight loop per number
+ * type through the inline fast parsers of parse_fast.h; closed enum values
+ * through a small hash of the field's values; strings and sets through a
+ * memo of recent ids).  Only when a cell does not fit does a second pass
+ * redo the row column by column, to name the first cell that does not, as
+ * cp__profile_set_cell_text (profile.c) would: the two accept the same
+ * text and give the same reasons, shared through store.h.
  */
 #include "store_bulk.h"
 
