@@ -784,6 +784,19 @@ int cp__store_reserve(cp_store *s, size_t n)
 	return index_fit(s, (size_t)s->index.used + n);
 }
 
+void cp__store_trim(cp_store *s)
+{
+	size_t keep = s->nrows + 1 + s->nrows / 8;
+	if (s->mapped || s->cap_rows <= keep + 64)
+		return;
+	/* shrinking: a failure only keeps the larger block */
+	uint8_t *r = cp__reallocarray(s->rows, keep, s->schema->row_size);
+	if (r) {
+		s->rows = r;
+		s->cap_rows = keep;
+	}
+}
+
 void cp__store_publish_spare(cp_store *s, const char *key, size_t len, bool known_new,
                              int *replaced)
 {

@@ -220,8 +220,13 @@ uint32_t cp__sort_unique_items(const cp_strpool *pool, uint32_t *ids, uint32_t *
  * profile with that key (*replaced = 1) or is a new one.  known_new: the
  * caller knows that no profile has that key (the look-up is skipped).
  * Room was made by cp__store_reserve(s, 1); cannot fail.
+ *
+ * cp__store_trim: give back room for rows reserved beyond an eighth more
+ * than are used (a reservation made from an estimate; rows that replaced
+ * others took none).
  */
 int cp__store_reserve(cp_store *s, size_t n);
+void cp__store_trim(cp_store *s);
 void cp__store_publish_spare(cp_store *s, const char *key, size_t len, bool known_new,
                              int *replaced);
 

@@ -277,6 +277,8 @@ int cp__bulk_init(cp_bulk *b, cp_store *s, const cp_csv_col *cols, size_t ncols)
 
 void cp__bulk_fini(cp_bulk *b)
 {
+	if (b->store && b->expect)
+		cp__store_trim(b->store);
 	if (b->enums) {
 		for (int i = 0; i < b->store->schema->nfields; i++) {
 			cp__free(b->enums[i].slots);

@@ -61,6 +61,7 @@ typedef struct cp_bulk {
  * harmless).
  */
 int cp__bulk_init(cp_bulk *b, cp_store *s, const cp_csv_col *cols, size_t ncols);
+/* Free the plan; room reserved for rows that did not come is given back. */
 void cp__bulk_fini(cp_bulk *b);
 
 /* Make room for n more profiles (a hint: the store is unchanged on

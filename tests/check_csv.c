@@ -1851,7 +1851,8 @@ START_TEST(test_load_into_a_mapped_store_fails_at_the_first_good_row)
 END_TEST
 
 /* The rows are sized from the first chunk: a large file takes one
- * allocation of rows, and the pools' hashes are sized after 512 rows. */
+ * allocation of rows, the pools' hashes are sized after 512 rows, and
+ * room that rows did not take is given back. */
 START_TEST(test_bulk_load_presizes_rows_and_pools)
 {
 	cp_schema *schema = tu_schema();
@@ -1870,6 +1871,20 @@ START_TEST(test_bulk_load_presizes_rows_and_pools)
 	/* 2 new strings a row: room for them all without a rehash after 512 */
 	ck_assert_uint_ge((size_t)s->strings.mask + 1, 2 * 6001);
 	ck_assert_uint_le((size_t)s->strings.mask + 1, 4 * 2 * 6001);
+	/* the same rows again replace the profiles: the room reserved for
+	 * 3000 more rows is given back at the end */
+	cp_load_report *r;
+	ck_assert_int_eq(cp_load_report_new(&r), CP_OK);
+	ck_assert_int_eq(cp_store_load_csv_memory(s, b.data, b.len, "p.csv", NULL, r), CP_OK);
+	ck_assert_uint_eq(cp_load_report_duplicates(r), 3000);
+	ck_assert_uint_eq(cp_store_count(s), 3000);
+	ck_assert_uint_le(s->cap_rows, 3001 + 3000 / 8);
+	cp_view *v;
+	ck_assert_int_eq(cp_view_new(&v, s), CP_OK);
+	ck_assert_int_eq(cp_store_get(s, "13800002999", v), CP_OK);
+	ck_assert_str_eq(cp_view_string(v, cp_schema_field_index(schema, "name"), 0), "名2999");
+	cp_view_free(v);
+	cp_load_report_free(r);
 	cp_store_free(s);
 	cp__buf_free(&b);
 	cp_schema_free(schema);
