@@ -4,6 +4,8 @@
  */
 #include "testutil.h"
 
+#include "parse_fast.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -287,6 +289,192 @@ START_TEST(test_msisdn)
 }
 END_TEST
 
+/* ---- fast paths against the reference: parse_fast.h, cp__utf8_valid ---- */
+
+static uint64_t fz_state = 0x243F6A8885A308D3ull;
+
+static unsigned fz_below(unsigned n)
+{
+	fz_state ^= fz_state >> 12;
+	fz_state ^= fz_state << 25;
+	fz_state ^= fz_state >> 27;
+	return (unsigned)(((fz_state * 0x2545F4914F6CDD1Dull) >> 32) % n);
+}
+
+/* buf[0..len) followed by CP_PARSE_PAD bytes of junk (the fast parsers read
+ * whole words past the text): all digits, or all dots. */
+#define FZ_BUF 64
+static void fz_pad(char *buf, size_t len, char junk)
+{
+	memset(buf + len, junk, FZ_BUF - len);
+}
+
+/* Each fast parser gives what its reference gives for s[0..len): the same
+ * status, the same value (the same bits, for doubles), the same reason. */
+static void fz_compare(char *buf, size_t len)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		fz_pad(buf, len, pass ? '.' : '7');
+		int64_t a, b;
+		const char *wa = NULL, *wb = NULL;
+		int ra = cp__parse_int(buf, len, &a, &wa), rb = cp__parse_int_fast(buf, len, &b, &wb);
+		ck_assert_msg(ra == rb && (ra != CP_OK || a == b) && (ra == CP_OK || !strcmp(wa, wb)),
+		              "int '%.*s': %d %lld / %d %lld", (int)len, buf, ra, (long long)a, rb,
+		              (long long)b);
+		ra = cp__parse_money(buf, len, &a, &wa);
+		rb = cp__parse_money_fast(buf, len, &b, &wb);
+		ck_assert_msg(ra == rb && (ra != CP_OK || a == b) && (ra == CP_OK || !strcmp(wa, wb)),
+		              "money '%.*s': %d %lld / %d %lld", (int)len, buf, ra, (long long)a, rb,
+		              (long long)b);
+		double x, y;
+		ra = cp__parse_float(buf, len, &x, &wa);
+		rb = cp__parse_float_fast(buf, len, &y, &wb);
+		ck_assert_msg(ra == rb && (ra != CP_OK || memcmp(&x, &y, sizeof(x)) == 0) &&
+		                      (ra == CP_OK || !strcmp(wa, wb)),
+		              "float '%.*s': %d %.17g / %d %.17g", (int)len, buf, ra, x, rb, y);
+		cp_date da, db;
+		ra = cp__parse_date(buf, len, &da, &wa);
+		rb = cp__parse_date_fast(buf, len, &db, &wb);
+		ck_assert_msg(ra == rb && (ra != CP_OK || da == db) && (ra == CP_OK || !strcmp(wa, wb)),
+		              "date '%.*s': %d %d / %d %d", (int)len, buf, ra, da, rb, db);
+		int p, q;
+		ra = cp__parse_bool(buf, len, &p, &wa);
+		rb = cp__parse_bool_fast(buf, len, &q, &wb);
+		ck_assert_msg(ra == rb && (ra != CP_OK || p == q) && (ra == CP_OK || !strcmp(wa, wb)),
+		              "bool '%.*s'", (int)len, buf);
+	}
+}
+
+/* Every string up to a length over a small alphabet. */
+static void fz_every(const char *alphabet, size_t maxlen)
+{
+	size_t k = strlen(alphabet);
+	char buf[FZ_BUF];
+	size_t idx[16] = {0};
+	for (size_t len = 0; len <= maxlen; len++) {
+		memset(idx, 0, sizeof(idx));
+		for (;;) {
+			for (size_t i = 0; i < len; i++)
+				buf[i] = alphabet[idx[i]];
+			fz_compare(buf, len);
+			size_t i = 0;
+			while (i < len && ++idx[i] == k)
+				idx[i++] = 0;
+			if (i == len)
+				break;
+		}
+	}
+}
+
+START_TEST(test_fast_parsers_match_the_reference)
+{
+	/* every short form and its near misses */
+	fz_every("09.-+a", 5);
+	fz_every("5.-", 9);
+	fz_every("1.", 12);
+	char buf[FZ_BUF];
+	/* dates: YYYY-MM-DD and YYYYMMDD with every kind of near miss */
+	for (int n = 0; n < 50000; n++) {
+		static const char digits[] = "0000111222293456789";
+		size_t len = fz_below(4) ? (fz_below(2) ? 10 : 8) : fz_below(12);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = digits[fz_below(sizeof(digits) - 1)];
+		if (len == 10 && fz_below(8)) {
+			buf[4] = '-';
+			buf[7] = '-';
+		}
+		if (len && !fz_below(20))
+			buf[fz_below((unsigned)len)] = "-x/+"[fz_below(4)];
+		fz_compare(buf, len);
+	}
+	/* and random ones, longer: signs, dots, exponents, junk */
+	static const char alphabet[] = "01234567890123456789..-+ e,xY\xE4\xB8";
+	for (int n = 0; n < 100000; n++) {
+		size_t len = fz_below(4) ? fz_below(11) : fz_below(25);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = alphabet[fz_below(sizeof(alphabet) - 1)];
+		fz_compare(buf, len);
+	}
+	/* the ends of the ranges, and the usual forms */
+	static const char *const edge[] = {
+		"99999999", "999999999", "-99999999", "+0", "-0", "00000000", "99999.99",
+		"9999999.9", "99999999.", ".99", "-.99", "1.00", "0.0", "12345.678",
+		"9223372036854775807", "-9223372036854775808", "1e3", "1.5e-3", "true", "否",
+		"2016-09-07", "20160907", "2020-02-29", "2019-02-29", "2000-02-29", "1900-02-29",
+		"0001-01-01", "0000-12-31", "9999-12-31", "2016-13-01", "2016-00-10", "2016-01-00",
+		"2016-01-32", "2016-9-07", "2016+09-07", "201609070"};
+	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		size_t len = strlen(edge[i]);
+		memcpy(buf, edge[i], len);
+		fz_compare(buf, len);
+	}
+}
+END_TEST
+
+/* RFC 3629, one byte at a time: the reference for cp__utf8_valid. */
+static int utf8_reference(const unsigned char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned c = s[i], n, cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			n = 1, cp = c & 0x1F, min = 0x80;
+		} else if ((c & 0xF0) == 0xE0) {
+			n = 2, cp = c & 0x0F, min = 0x800;
+		} else if ((c & 0xF8) == 0xF0) {
+			n = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (i + n >= len)
+			return 0;
+		for (unsigned k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+START_TEST(test_utf8_matches_the_reference)
+{
+	static const char *const pieces[] = {
+		"a", "0123456789abcdef", "0123456", ",", "价", "格敏感", "\xC2\xA5", "\xF0\x9F\x98\x80",
+		"\xF4\x8F\xBF\xBF", "\xEF\xBF\xBD", /* valid, then not: */
+		"\x80", "\xC0\xAF", "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xFF",
+		"\xE4\xBB", "\xF0\x9F\x98", "\xC2"};
+	unsigned char buf[256];
+	for (int n = 0; n < 5000; n++) {
+		size_t len = 0;
+		unsigned pieces_n = fz_below(12);
+		for (unsigned p = 0; p < pieces_n; p++) {
+			/* mostly valid pieces, long ASCII runs */
+			unsigned which = fz_below(6) ? fz_below(10) : fz_below(19);
+			unsigned times = which < 4 ? 1 + fz_below(5) : 1;
+			for (unsigned t = 0; t < times; t++) {
+				size_t l = strlen(pieces[which]);
+				if (len + l > sizeof(buf))
+					break;
+				memcpy(buf + len, pieces[which], l);
+				len += l;
+			}
+		}
+		/* the whole, and every prefix and suffix: sequences cut anywhere */
+		for (size_t k = 0; k <= len; k++) {
+			ck_assert_int_eq(cp__utf8_valid((const char *)buf, k), utf8_reference(buf, k));
+			ck_assert_int_eq(cp__utf8_valid((const char *)buf + k, len - k),
+			                 utf8_reference(buf + k, len - k));
+		}
+	}
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -306,6 +494,11 @@ static Suite *core_suite(void)
 	tcase_add_test(tc, test_parse_money);
 	tcase_add_test(tc, test_parse_date);
 	tcase_add_test(tc, test_msisdn);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fast");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_fast_parsers_match_the_reference);
+	tcase_add_test(tc, test_utf8_matches_the_reference);
 	suite_add_tcase(s, tc);
 	return s;
 }

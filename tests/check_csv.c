@@ -1242,14 +1242,17 @@ static int dump_profile(const cp_view *v, void *userdata)
 	return 0;
 }
 
-/* Everything a load produced, as text: report and every stored cell. */
-static char *load_dump(const char *csv, size_t len, size_t chunk, const char *file)
+/* Everything a load produced, as text: report and every stored cell.
+ * general: rows through drafts and cp_store_put instead of bulk loading. */
+static char *load_dump_how(const char *csv, size_t len, size_t chunk, const char *file,
+                           bool general)
 {
 	fx f;
 	fx_init(&f);
 	cp_load_opts *o;
 	cp_load_opts_new(&o);
 	cp__load_opts_set_limits(o, chunk, 0, 0);
+	cp__load_opts_set_general(o, general);
 	int rc = file ? cp_store_load_csv(f.store, file, o, f.report)
 	              : cp_store_load_csv_memory(f.store, csv, len, "t.csv", o, f.report);
 	ck_assert_int_eq(rc, CP_OK);
@@ -1276,6 +1279,11 @@ static char *load_dump(const char *csv, size_t len, size_t chunk, const char *fi
 	char *copy = strdup(s);
 	cp__free(s);
 	return copy;
+}
+
+static char *load_dump(const char *csv, size_t len, size_t chunk, const char *file)
+{
+	return load_dump_how(csv, len, chunk, file, false);
 }
 
 START_TEST(test_chunk_boundaries_do_not_change_the_result)
@@ -1377,6 +1385,513 @@ START_TEST(test_tricky_csv_end_to_end)
 END_TEST
 
 /* ---------------------------------------------------------------------
+ * Bulk loading (store_bulk.c) against the general way: drafts and
+ * cp_store_put inside the loader, and cp_profile_set_text from outside
+ * --------------------------------------------------------------------- */
+
+static uint64_t gen_next(uint64_t *s)
+{
+	/* xorshift64*: the same files on every run */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545F4914F6CDD1Dull;
+}
+
+static unsigned gen_below(uint64_t *s, unsigned n)
+{
+	return (unsigned)((gen_next(s) >> 32) % n);
+}
+
+/* Values of a type: the first `valid` of them fit it, the rest do not. */
+typedef struct gen_values {
+	const char *const *v;
+	unsigned n, valid;
+} gen_values;
+#define GEN_VALUES(a, valid) {a, sizeof(a) / sizeof(a[0]), valid}
+
+static const char *const gen_ints[] = {
+	"0", "7", "42", "-42", "+5", "007", "12345678", "123456789", "-9223372036854775808",
+	"9223372036854775807", "9223372036854775808", "1.5", "12a", "-", "+", " 1", "1e3"};
+static const char *const gen_moneys[] = {
+	"12.34", "12.3", "12", "0.10", "-0.05", ".5", ".50", "5.", "+3.25", "99999.99",
+	"123456789.12", "-7", "12.345", "1,000", "¥12", ".", "-.", "1.2.3", "--1", "1 "};
+static const char *const gen_floats[] = {
+	"2.5", "-1e3", ".5", "2095.534", "-0", "0", "12345678.9", "1.", "+7.25", "-.5",
+	"1.2.3", "nan", "inf", "0x10", "e5", "1e999"};
+static const char *const gen_bools[] = {"1", "0", "Y", "N", "true", "false", "是", "否",
+                                        "TRUE", "False", "yes", "2"};
+static const char *const gen_dates[] = {"2016-09-07", "20160907", "2020-02-29", "9999-12-31",
+                                        "1970-01-01", "2019-02-29", "0000-01-01", "2016-9-7",
+                                        "2016/09/07"};
+static const char *const gen_brands[] = {"gotone", "szx", "mzone", "gotnoe", "GOTONE", "sz"};
+static const char *const gen_words[] = {
+	"north", "south", "彩铃", "手机报", "a b", "x", "a, b", "say \"hi\"",
+	"an open enum value longer than thirty-two bytes", "北京"};
+static const char *const gen_items[] = {"a", "b", "c", "彩铃", "news", "x y", "zz",
+                                        "an item longer than thirty-two bytes, too"};
+
+static const gen_values gen_int_values = GEN_VALUES(gen_ints, 10);
+static const gen_values gen_money_values = GEN_VALUES(gen_moneys, 12);
+static const gen_values gen_float_values = GEN_VALUES(gen_floats, 10);
+static const gen_values gen_bool_values = GEN_VALUES(gen_bools, 10);
+static const gen_values gen_date_values = GEN_VALUES(gen_dates, 5);
+static const gen_values gen_brand_values = GEN_VALUES(gen_brands, 3);
+
+/* Every field of tu_schema (some months of the series), the key in the
+ * middle, region and name side by side, and a column nobody knows. */
+static const char *const gen_columns[] = {
+	"age", "region", "name", "brand", "msisdn", "score", "vip", "overdue", "join_date",
+	"addons", "tones", "arpu_m0", "arpu_m1", "arpu_m5", "gprs_mb_m0", "gprs_mb_m3",
+	"sessions_m0", "sessions_m1", "sessions_m2", "active_m0", "active_m4", "last_call_m0",
+	"last_call_m1", "apps_m0", "apps_m2", "extra"};
+#define GEN_NCOLS (sizeof(gen_columns) / sizeof(gen_columns[0]))
+
+typedef struct gen_row {
+	uint64_t line;          /* physical line of the record */
+	char *cells[GEN_NCOLS]; /* unescaped text of each cell ("" = null) */
+} gen_row;
+
+typedef struct gen_file {
+	char *csv;
+	size_t len;
+	gen_row *rows;
+	int nrows;
+} gen_file;
+
+static const char *gen_pick(uint64_t *s, const gen_values *v)
+{
+	/* mostly values that fit */
+	return v->v[gen_below(s, gen_below(s, 25) ? v->valid : v->n)];
+}
+
+/* The text of one cell of column c (a field's, or NULL for the unknown
+ * column) in b. */
+static void gen_cell(uint64_t *s, cp_buf *b, const cp_field *f, int nkeys)
+{
+	if (f && f->type == CP_TYPE_STRING && f->normalize) {
+		static const char *const prefix[] = {"", "", "", "+86", "0086", "86"};
+		unsigned k = gen_below(s, (unsigned)nkeys);
+		if (gen_below(s, 60) == 0)
+			cp__buf_printf(b, "138%07u", k); /* 10 digits: a bad key */
+		else
+			cp__buf_printf(b, "%s138%08u", prefix[gen_below(s, 6)], k);
+		return;
+	}
+	if (gen_below(s, 6) == 0)
+		return; /* null */
+	if (!f) {
+		cp__buf_puts(b, "whatever");
+		return;
+	}
+	switch (f->type) {
+	case CP_TYPE_INT: cp__buf_puts(b, gen_pick(s, &gen_int_values)); break;
+	case CP_TYPE_MONEY: cp__buf_puts(b, gen_pick(s, &gen_money_values)); break;
+	case CP_TYPE_FLOAT: cp__buf_puts(b, gen_pick(s, &gen_float_values)); break;
+	case CP_TYPE_BOOL: cp__buf_puts(b, gen_pick(s, &gen_bool_values)); break;
+	case CP_TYPE_DATE: cp__buf_puts(b, gen_pick(s, &gen_date_values)); break;
+	case CP_TYPE_ENUM:
+		if (f->closed)
+			cp__buf_puts(b, gen_pick(s, &gen_brand_values));
+		else
+			cp__buf_puts(b, gen_words[gen_below(s, sizeof(gen_words) / sizeof(gen_words[0]))]);
+		break;
+	case CP_TYPE_STRING:
+		if (gen_below(s, 3))
+			cp__buf_printf(b, "名%u", gen_below(s, 50));
+		else
+			cp__buf_puts(b, gen_words[gen_below(s, sizeof(gen_words) / sizeof(gen_words[0]))]);
+		break;
+	default: { /* set, list: items, now and then an empty one */
+		unsigned n = 1 + gen_below(s, 5);
+		for (unsigned i = 0; i < n; i++) {
+			if (i)
+				cp__buf_putc(b, ';');
+			if (gen_below(s, 40))
+				cp__buf_puts(b, gen_items[gen_below(s, sizeof(gen_items) /
+				                                          sizeof(gen_items[0]))]);
+		}
+		break;
+	}
+	}
+}
+
+/* Append text as one CSV cell, quoted when it has to be or now and then. */
+static void gen_put(uint64_t *s, cp_buf *out, const char *text, uint64_t *lines)
+{
+	if (!strpbrk(text, ",\"\n") && gen_below(s, 20)) {
+		cp__buf_puts(out, text);
+		return;
+	}
+	cp__buf_putc(out, '"');
+	for (const char *p = text; *p; p++) {
+		if (*p == '"')
+			cp__buf_putc(out, '"');
+		*lines += *p == '\n';
+		cp__buf_putc(out, *p);
+	}
+	cp__buf_putc(out, '"');
+}
+
+static char *gen_strdup(const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+	ck_assert_ptr_nonnull(d);
+	memcpy(d, s, len);
+	d[len] = '\0';
+	return d;
+}
+
+/*
+ * A CSV file of n data rows over gen_columns, random but the same for a
+ * seed: keys repeat (later rows replace earlier ones), some cells do not
+ * fit, some are quoted or span lines, some lines are blank, and row 5 has
+ * a character split over two quoted cells (each cell is not UTF-8, the
+ * record as a whole is).
+ */
+static void gen_file_make(gen_file *g, const cp_schema *schema, uint64_t seed, int n)
+{
+	uint64_t s = seed;
+	cp_buf out, cell;
+	cp__buf_init(&out);
+	cp__buf_init(&cell);
+	const cp_field *fields[GEN_NCOLS];
+	for (size_t c = 0; c < GEN_NCOLS; c++) {
+		int f, m;
+		fields[c] = cp__csv_column_field(schema, gen_columns[c], &f, &m) == CP_OK
+		                    ? &schema->fields[f]
+		                    : NULL;
+		cp__buf_printf(&out, "%s%s", c ? "," : "", gen_columns[c]);
+	}
+	cp__buf_putc(&out, '\n');
+	uint64_t line = 2;
+	g->rows = calloc((size_t)n, sizeof(*g->rows));
+	g->nrows = n;
+	for (int r = 0; r < n; r++) {
+		if (gen_below(&s, 30) == 0) {
+			cp__buf_putc(&out, '\n');
+			line++;
+		}
+		gen_row *row = &g->rows[r];
+		row->line = line;
+		uint64_t extra = 0;
+		for (size_t c = 0; c < GEN_NCOLS; c++) {
+			cp__buf_reset(&cell);
+			if (r == 5 && strcmp(gen_columns[c], "region") == 0)
+				cp__buf_puts(&cell, "x\xE5\x94");
+			else if (r == 5 && strcmp(gen_columns[c], "name") == 0)
+				cp__buf_puts(&cell, "\x90y");
+			else if (fields[c] && fields[c]->type == CP_TYPE_STRING && !fields[c]->normalize &&
+			         gen_below(&s, 50) == 0)
+				cp__buf_puts(&cell, "two\nlines");
+			else
+				gen_cell(&s, &cell, fields[c], n / 3 + 1);
+			row->cells[c] = gen_strdup(cell.data ? cell.data : "", cell.len);
+			if (c)
+				cp__buf_putc(&out, ',');
+			if (r == 5 && cell.len && (unsigned char)cell.data[cell.len - 1] >= 0x80) {
+				cp__buf_putc(&out, '"');
+				cp__buf_append(&out, cell.data, cell.len);
+				cp__buf_putc(&out, '"');
+			} else if (r == 5 && cell.len && (unsigned char)cell.data[0] >= 0x80) {
+				cp__buf_putc(&out, '"');
+				cp__buf_append(&out, cell.data, cell.len);
+				cp__buf_putc(&out, '"');
+			} else {
+				gen_put(&s, &out, row->cells[c], &extra);
+			}
+		}
+		cp__buf_putc(&out, '\n');
+		line += 1 + extra;
+	}
+	cp__buf_free(&cell);
+	g->len = out.len;
+	char *csv = cp__buf_steal(&out);
+	g->csv = gen_strdup(csv, g->len);
+	cp__free(csv);
+}
+
+static void gen_file_free(gen_file *g)
+{
+	for (int r = 0; r < g->nrows; r++)
+		for (size_t c = 0; c < GEN_NCOLS; c++)
+			free(g->rows[r].cells[c]);
+	free(g->rows);
+	free(g->csv);
+}
+
+/* Bulk loading and the general way give the same report (every reject,
+ * its column and reason, every duplicate) and the same stored cells. */
+START_TEST(test_bulk_load_matches_the_general_way)
+{
+	cp_schema *schema = tu_schema();
+	gen_file g;
+	gen_file_make(&g, schema, 0x5EED0000u + (uint64_t)_i, 400);
+	static const size_t sizes[] = {0, 7, 4096};
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		char *bulk = load_dump_how(g.csv, g.len, sizes[k], NULL, false);
+		char *general = load_dump_how(g.csv, g.len, sizes[k], NULL, true);
+		ck_assert_msg(strcmp(bulk, general) == 0, "chunk %zu:\nbulk:\n%s\ngeneral:\n%s",
+		              sizes[k], bulk, general);
+		/* the files are not trivial: rows of each fate */
+		unsigned long long rows, loaded, rejected, dups;
+		ck_assert_int_eq(sscanf(bulk, "rows %llu loaded %llu rejected %llu duplicates %llu",
+		                        &rows, &loaded, &rejected, &dups), 4);
+		ck_assert_uint_eq(rows, 400);
+		ck_assert_uint_gt(rejected, 40);
+		ck_assert_uint_gt(loaded, 100);
+		ck_assert_uint_gt(dups, 10);
+		free(bulk);
+		free(general);
+	}
+	gen_file_free(&g);
+	cp_schema_free(schema);
+}
+END_TEST
+
+/* The reason of a reject without the value in front of it. */
+static const char *reason_why(const char *reason)
+{
+	const char *end = reason[0] == '\'' ? strstr(reason, "': ") : NULL;
+	return end ? end + 3 : reason;
+}
+
+typedef struct compare_ctx {
+	const cp_store *other;
+	cp_view *view;
+	size_t seen;
+} compare_ctx;
+
+/* Every cell of v's profile equals the same cell in ctx->other. */
+static int compare_profile(const cp_view *v, void *userdata)
+{
+	compare_ctx *ctx = userdata;
+	const cp_schema *s = cp_store_schema(v->store);
+	const char *key = cp_view_key(v);
+	ck_assert_int_eq(cp_store_get(ctx->other, key, ctx->view), CP_OK);
+	char a[512], b[512];
+	for (int i = 0; i < cp_schema_field_count(s); i++) {
+		for (int m = 0; m < cp_schema_field_months(s, i); m++) {
+			bool na = cp_view_is_null(v, i, m), nb = cp_view_is_null(ctx->view, i, m);
+			ck_assert_msg(na == nb, "%s %s[%d]: null %d / %d", key, cp_schema_field_name(s, i),
+			              m, na, nb);
+			if (na)
+				continue;
+			ck_assert_int_ge(cp_view_text(v, i, m, a, sizeof(a)), 0);
+			ck_assert_int_ge(cp_view_text(ctx->view, i, m, b, sizeof(b)), 0);
+			ck_assert_msg(strcmp(a, b) == 0, "%s %s[%d]: '%s' / '%s'", key,
+			              cp_schema_field_name(s, i), m, a, b);
+		}
+	}
+	ctx->seen++;
+	return 0;
+}
+
+/* Two stores hold the same profiles, cell for cell. */
+static void assert_same_stores(const cp_store *a, const cp_store *b)
+{
+	ck_assert_uint_eq(cp_store_count(a), cp_store_count(b));
+	compare_ctx ctx = {b, NULL, 0};
+	ck_assert_int_eq(cp_view_new(&ctx.view, b), CP_OK);
+	ck_assert_int_eq(cp_store_foreach(a, compare_profile, &ctx), CP_OK);
+	ck_assert_uint_eq(ctx.seen, cp_store_count(a));
+	cp_view_free(ctx.view);
+}
+
+/*
+ * Bulk loading gives the store that the same rows give through the public
+ * API: cp_profile_set_text of each cell in column order (the first that
+ * fails rejects the row, the same column and reason as the load report),
+ * then cp_store_put.
+ */
+START_TEST(test_bulk_load_matches_profile_api)
+{
+	fx f;
+	fx_init(&f);
+	gen_file g;
+	gen_file_make(&g, f.schema, 0xB01Cu + (uint64_t)_i, 500);
+	ck_assert_int_eq(cp_store_load_csv_memory(f.store, g.csv, g.len, "g.csv", NULL, f.report),
+	                 CP_OK);
+
+	cp_store *api;
+	cp_profile *p;
+	ck_assert_int_eq(cp_store_new(&api, f.schema), CP_OK);
+	ck_assert_int_eq(cp_profile_new(&p, f.schema), CP_OK);
+	size_t rejects = 0, dups = 0;
+	for (int r = 0; r < g.nrows; r++) {
+		const gen_row *row = &g.rows[r];
+		cp_profile_clear(p);
+		size_t bad = GEN_NCOLS;
+		for (size_t c = 0; c < GEN_NCOLS && bad == GEN_NCOLS; c++) {
+			int fi, m;
+			if (!row->cells[c][0] ||
+			    cp__csv_column_field(f.schema, gen_columns[c], &fi, &m) != CP_OK)
+				continue;
+			if (cp_profile_set_text(p, fi, m, row->cells[c]) != CP_OK)
+				bad = c;
+		}
+		if (bad == GEN_NCOLS) {
+			int replaced;
+			ck_assert_int_eq(cp_store_put(api, p, &replaced), CP_OK);
+			dups += (size_t)replaced;
+			continue;
+		}
+		/* the load rejected this row for this column, for this reason */
+		ck_assert_uint_lt(rejects, cp_load_report_reject_count(f.report));
+		ck_assert_uint_eq(cp_load_report_reject_line(f.report, rejects), row->line);
+		ck_assert_str_eq(cp_load_report_reject_column(f.report, rejects), gen_columns[bad]);
+		const char *why = reason_why(cp_load_report_reject_reason(f.report, rejects));
+		const char *msg = cp_errmsg(p);
+		ck_assert_msg(strlen(msg) >= strlen(why) &&
+		                      strcmp(msg + strlen(msg) - strlen(why), why) == 0,
+		              "line %llu: '%s' does not end with '%s'",
+		              (unsigned long long)row->line, msg, why);
+		rejects++;
+	}
+	ck_assert_uint_eq(rejects, cp_load_report_rejected(f.report));
+	ck_assert_uint_eq(dups, cp_load_report_duplicates(f.report));
+	ck_assert_uint_gt(rejects, 50);
+	ck_assert_uint_gt(cp_store_count(api), 100);
+	assert_same_stores(api, f.store);
+	assert_same_stores(f.store, api);
+	cp_profile_free(p);
+	cp_store_free(api);
+	gen_file_free(&g);
+	fx_free(&f);
+}
+END_TEST
+
+static char *dump_store(const cp_store *s)
+{
+	cp_buf b;
+	cp__buf_init(&b);
+	ck_assert_int_eq(cp_store_foreach(s, dump_profile, &b), CP_OK);
+	char *d = cp__buf_steal(&b);
+	char *copy = strdup(d ? d : "");
+	cp__free(d);
+	return copy;
+}
+
+/*
+ * A row rejected half-way (its strings, sets and lists already interned,
+ * its row slot half filled) leaves every profile as it was, the one with
+ * its key included: the store reads the same as one loaded with the good
+ * rows alone.  What it interned stays in the pools, unreferenced.
+ */
+START_TEST(test_bulk_rejected_row_leaves_the_store_as_before)
+{
+	static const char header[] = "msisdn,name,region,addons,tones,apps_m0,arpu_m0,age,brand\n";
+	static const char good[] =
+		"13800000001,张三,north,a;b,x;y,p;q,12.50,30,gotone\n"
+		"13800000002,李四,south,c,z,r,,31,szx\n";
+	static const char bad[] =
+		/* the key of a stored profile, failing at its last cell */
+		"13800000001,改名,改区,new;items,t1;t2,n1;n2,99.99,32,gotnoe\n"
+		/* a new key, failing in the middle */
+		"13800000003,王五,east,d;e,w,s,1.234,33,mzone\n";
+	static const char good_after[] = "13800000004,赵六,north,a;b,x;y,p;q,,34,mzone\n";
+	char all[1024], alone[1024];
+	snprintf(all, sizeof(all), "%s%s%s%s", header, good, bad, good_after);
+	snprintf(alone, sizeof(alone), "%s%s%s", header, good, good_after);
+
+	fx f, g;
+	fx_init(&f);
+	fx_init(&g);
+	ck_assert_int_eq(fx_load(&f, all, NULL), CP_OK);
+	ck_assert_str_eq(fx_rejects(&f),
+	                 "4|brand|'gotnoe': not one of the listed values of the enum (did you "
+	                 "mean 'gotone'?)\n"
+	                 "5|arpu_m0|'1.234': money has more than 2 decimals (yuan.fen)\n");
+	ck_assert_uint_eq(cp_load_report_loaded(f.report), 3);
+	ck_assert_uint_eq(cp_load_report_duplicates(f.report), 0);
+	ck_assert_int_eq(fx_load(&g, alone, NULL), CP_OK);
+
+	char *a = dump_store(f.store), *b = dump_store(g.store);
+	ck_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	assert_same_stores(f.store, g.store);
+	ck_assert_str_eq(fx_cell(&f, "13800000001", "name", 0), "张三");
+	ck_assert_str_eq(fx_cell(&f, "13800000001", "tones", 0), "x;y");
+	ck_assert_str_eq(fx_cell(&f, "13800000003", "name", 0), "<no profile>");
+	/* the index holds the three keys, nothing else */
+	ck_assert_uint_eq(f.store->index.used, 3);
+	ck_assert_uint_eq(f.store->nrows, 3);
+	/* accepted: the rejected rows' strings stay in the pool, unreferenced */
+	ck_assert_uint_ne(cp__strpool_find(&f.store->strings, "改名", strlen("改名")), CP_NO_ID);
+	ck_assert_uint_eq(cp__strpool_find(&g.store->strings, "改名", strlen("改名")), CP_NO_ID);
+
+	/* and loading on top of a store keeps working after a reject */
+	ck_assert_int_eq(fx_load(&f, "msisdn,age\n13800000003,40\n13800000001,41\n", NULL), CP_OK);
+	ck_assert_str_eq(fx_cell(&f, "13800000003", "age", 0), "40");
+	ck_assert_str_eq(fx_cell(&f, "13800000001", "name", 0), "<null>");
+	ck_assert_uint_eq(cp_store_count(f.store), 4);
+	fx_free(&f);
+	fx_free(&g);
+}
+END_TEST
+
+/* A store that is a snapshot mapping cannot take rows: the load goes the
+ * general way and fails at the first row it would store, as before. */
+START_TEST(test_load_into_a_mapped_store_fails_at_the_first_good_row)
+{
+	fx f;
+	fx_init(&f);
+	f.store->mapped = true; /* as a store opened from a mapped snapshot */
+	ck_assert_int_eq(fx_load(&f, "msisdn,age\n13800000001,x\n13800000002,5\n", NULL),
+	                 CP_EMISUSE);
+	ck_assert_str_eq(cp_errmsg(f.store),
+	                 "t.csv:3: the store is a read-only snapshot mapping; it cannot be changed");
+	ck_assert_uint_eq(cp_load_report_rejected(f.report), 1);
+	ck_assert_uint_eq(cp_load_report_loaded(f.report), 0);
+	ck_assert_uint_eq(cp_store_count(f.store), 0);
+	f.store->mapped = false;
+	fx_free(&f);
+}
+END_TEST
+
+/* The rows are sized from the first chunk: a large file takes one
+ * allocation of rows, the pools' hashes are sized after 512 rows, and
+ * room that rows did not take is given back. */
+START_TEST(test_bulk_load_presizes_rows_and_pools)
+{
+	cp_schema *schema = tu_schema();
+	cp_buf b;
+	cp__buf_init(&b);
+	cp__buf_puts(&b, "msisdn,name,age\n");
+	for (int i = 0; i < 3000; i++)
+		cp__buf_printf(&b, "138%08d,名%d,%d\n", i, i, i % 90);
+	cp_store *s;
+	ck_assert_int_eq(cp_store_new(&s, schema), CP_OK);
+	ck_assert_int_eq(cp_store_load_csv_memory(s, b.data, b.len, "p.csv", NULL, NULL), CP_OK);
+	ck_assert_uint_eq(cp_store_count(s), 3000);
+	/* one estimate (+1/32 slack), not a doubling */
+	ck_assert_uint_ge(s->cap_rows, 3001);
+	ck_assert_uint_le(s->cap_rows, 3000 + 3000 / 16);
+	/* 2 new strings a row: room for them all without a rehash after 512 */
+	ck_assert_uint_ge((size_t)s->strings.mask + 1, 2 * 6001);
+	ck_assert_uint_le((size_t)s->strings.mask + 1, 4 * 2 * 6001);
+	/* the same rows again replace the profiles: the room reserved for
+	 * 3000 more rows is given back at the end */
+	cp_load_report *r;
+	ck_assert_int_eq(cp_load_report_new(&r), CP_OK);
+	ck_assert_int_eq(cp_store_load_csv_memory(s, b.data, b.len, "p.csv", NULL, r), CP_OK);
+	ck_assert_uint_eq(cp_load_report_duplicates(r), 3000);
+	ck_assert_uint_eq(cp_store_count(s), 3000);
+	ck_assert_uint_le(s->cap_rows, 3001 + 3000 / 8);
+	cp_view *v;
+	ck_assert_int_eq(cp_view_new(&v, s), CP_OK);
+	ck_assert_int_eq(cp_store_get(s, "13800002999", v), CP_OK);
+	ck_assert_str_eq(cp_view_string(v, cp_schema_field_index(schema, "name"), 0), "名2999");
+	cp_view_free(v);
+	cp_load_report_free(r);
+	cp_store_free(s);
+	cp__buf_free(&b);
+	cp_schema_free(schema);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
  * Allocation failures: CP_ENOMEM (or success), nothing leaked
  * --------------------------------------------------------------------- */
 
@@ -1468,6 +1983,14 @@ int main(void)
 	tcase_add_test(tc, test_chunk_boundaries_do_not_change_the_result);
 	tcase_add_test(tc, test_tricky_csv_end_to_end);
 	tcase_add_test(tc, test_out_of_memory);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("bulk");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_bulk_load_matches_the_general_way, 0, 3);
+	tcase_add_loop_test(tc, test_bulk_load_matches_profile_api, 0, 3);
+	tcase_add_test(tc, test_bulk_rejected_row_leaves_the_store_as_before);
+	tcase_add_test(tc, test_load_into_a_mapped_store_fails_at_the_first_good_row);
+	tcase_add_test(tc, test_bulk_load_presizes_rows_and_pools);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("objects");
 	tcase_add_test(tc, test_opts);
