@@ -3,25 +3,19 @@
  *
  *   bench_csv_stages [-r RUNS] FILE.csv
  *
- * Reads a default-schema CSV file (bench_ingest -o writes one) through the
+ * Reads a default-schema CSV file (bench_ingest -k writes one) through the
  * stages of cp_store_load_csv, each run adding one stage, and prints the
  * median MB/s (process CPU time) of each:
  *   read     chunked reading and cutting into records and cells (csv.c)
  *   text     + the UTF-8 check of every record (csv.c)
- *   fill     + every cell parsed into the store's spare row and pools
- *              (cp__bulk_fill, store_bulk.c), the row not kept
- *   load     + cp__bulk_publish of each row: the whole ingest
- * and, for comparison, the general path that a snapshot-mapped store
- * still takes (and that ingest took before store_bulk.c):
- *   cells    text + every non-empty cell parsed into a draft profile
+ *   cells    + every non-empty cell parsed into the draft profile
  *              (cp__profile_set_cell_text, profile.c)
- *   put      + cp_store_put of the draft (store.c)
+ *   put      + cp_store_put of the draft (store.c): the whole ingest
  * Links the internal library: it measures internal stages.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "csv.h"
 #include "store.h"
-#include "store_bulk.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,8 +37,8 @@ static void die(const char *what)
 	exit(1);
 }
 
-enum stage { READ, TEXT, FILL, LOAD, CELLS, PUT, NSTAGES };
-static const char *const stage_names[] = {"read", "text", "fill", "load", "cells", "put"};
+enum stage { READ, TEXT, CELLS, PUT, NSTAGES };
+static const char *const stage_names[] = {"read", "text", "cells", "put"};
 
 /* One pass over the file up to stage; returns CPU seconds. */
 static double run(const char *path, const cp_schema *schema, enum stage stage,
@@ -55,7 +49,6 @@ static double run(const char *path, const cp_schema *schema, enum stage stage,
 		die("cannot open the file");
 	cp_store *store;
 	cp_profile *draft;
-	cp_bulk bulk;
 	if (cp_store_new(&store, schema) != CP_OK || cp_profile_new(&draft, schema) != CP_OK)
 		die("out of memory");
 	cp_csv_reader r;
@@ -67,8 +60,6 @@ static double run(const char *path, const cp_schema *schema, enum stage stage,
 	    cp__csv_next_record(&r, CP_CSV_MAX_COLUMNS) != CP_OK ||
 	    cp__csv_header_map(&h, schema, r.cells, r.ncells, path, 1, &store->obj, NULL) != CP_OK)
 		die(cp_errmsg(store));
-	if (cp__bulk_init(&bulk, store, h.cols, h.ncols) != CP_OK)
-		die("out of memory");
 	while (cp__csv_next_record(&r, h.ncols + 1) == CP_OK) {
 		if (r.ncells != h.ncols)
 			die("a row has the wrong number of cells");
@@ -77,15 +68,6 @@ static double run(const char *path, const cp_schema *schema, enum stage stage,
 			const char *e = r.cells[r.ncells - 1].p + r.cells[r.ncells - 1].len;
 			if (memchr(a, '\0', (size_t)(e - a)) || !cp__utf8_valid(a, (size_t)(e - a)))
 				die("a row is not UTF-8 text");
-		}
-		if (stage == FILL || stage == LOAD) {
-			size_t bad;
-			const char *why;
-			if (cp__bulk_fill(&bulk, r.cells, !r.quoted, &bad, &why) != CP_OK)
-				die(why ? why : "out of memory");
-			int replaced;
-			if (stage == LOAD)
-				cp__bulk_publish(&bulk, &replaced);
 		}
 		if (stage >= CELLS) {
 			cp_profile_clear(draft);
@@ -102,7 +84,6 @@ static double run(const char *path, const cp_schema *schema, enum stage stage,
 	}
 	double t = cpu_now() - t0;
 	*bytes = r.bytes_read;
-	cp__bulk_fini(&bulk);
 	cp__csv_header_free(&h);
 	cp__csv_reader_fini(&r);
 	cp_profile_free(draft);

@@ -5,11 +5,8 @@
  *   reader               fixed chunks -> records -> cells (RFC 4180),
  *                        physical line numbers (csv.h)
  *   header               column -> (field, month), resolved once
- *   loader               each record's cells parsed straight into a new row
- *                        of the store (store_bulk.c), which is then
- *                        published; or the whole row is rejected.  A store
- *                        that is a snapshot mapping goes the general way:
- *                        one reused draft profile and cp_store_put.
+ *   loader               each record's cells into one reused draft profile,
+ *                        then cp_store_put; or the whole row is rejected
  *
  * Speed comes from the reader's fast path: a line without a quote is found
  * with memchr and cut a word at a time, and its cells point into the read
@@ -17,7 +14,6 @@
  */
 #include "csv.h"
 #include "store.h"
-#include "store_bulk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +60,6 @@ struct cp_load_opts {
 	void *progress_data;
 	size_t chunk, max_record; /* test knobs; 0 = default */
 	uint64_t progress_step;
-	bool general;             /* test knob: rows through a draft */
 };
 
 int cp_load_opts_new(cp_load_opts **out)
@@ -127,14 +122,6 @@ int cp__load_opts_set_limits(cp_load_opts *opts, size_t chunk, size_t max_record
 	opts->chunk = chunk;
 	opts->max_record = max_record;
 	opts->progress_step = progress_step;
-	return CP_OK;
-}
-
-int cp__load_opts_set_general(cp_load_opts *opts, bool on)
-{
-	if (!opts)
-		return CP_EINVAL;
-	opts->general = on;
 	return CP_OK;
 }
 
@@ -389,7 +376,7 @@ static int read_more(cp_csv_reader *r)
 			cap = r->cap * 2;
 		else if (r->total && r->total < cap)
 			cap = (size_t)r->total + 1;
-		char *p = cp__realloc(r->buf, cap + CP_CSV_PAD);
+		char *p = cp__realloc(r->buf, cap);
 		if (!p)
 			return cp__fail(r->err, CP_ENOMEM, "%s: out of memory", r->name);
 		r->buf = p;
@@ -518,101 +505,43 @@ static inline int add_cell(cp_csv_reader *r, const char *p, size_t len)
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
 	(defined(__GNUC__) || defined(__clang__))
 #define CP_CSV_SWAR 1
-#if defined(__SSE2__)
-#define CP_CSV_SSE2 1
-#include <emmintrin.h>
 #endif
-#endif
-
-/*
- * A cell past the part of the array that split_plain fills without checks
- * (*out reached *end): add_cell grows the array, or only counts the cell
- * past max_cells (in *over); then the part is renewed.
- */
-static int spill_cell(cp_csv_reader *r, cp_csv_cell **out, cp_csv_cell **end, size_t *over,
-                      const char *p, size_t len)
-{
-	size_t kept = r->cells ? (size_t)(*out - r->cells) : 0;
-	if (kept >= r->max_cells) {
-		++*over;
-		return CP_OK;
-	}
-	r->ncells = kept;
-	if (add_cell(r, p, len) != CP_OK)
-		return CP_ENOMEM;
-	size_t room = r->cap_cells < r->max_cells ? r->cap_cells : r->max_cells;
-	*out = r->cells + kept + 1;
-	*end = r->cells + room;
-	return CP_OK;
-}
 
 /*
  * Cut a line without quotes into cells: they point into the buffer.
  * Cells are short (a few bytes), so instead of one memchr per cell the
- * line is scanned 16 bytes at a time for the delimiter (SSE2, on x86-64),
- * or 8 (SWAR: a byte equal to d becomes a set high bit in m, exactly);
- * then one cell per bit of the mask.  The cells are written through a
- * cursor kept in a register: this runs for every cell of an ingest.
+ * line is scanned 8 bytes at a time for the delimiter (SWAR: a byte equal
+ * to d becomes a set high bit in m, exactly; then one cell per bit).
  */
 static int split_plain(cp_csv_reader *r, const char *s, size_t len)
 {
 	const char d = (char)r->delim;
-	const char *start = s, *stop = s + len, *p = s;
-	cp_csv_cell *out = r->cells, *end = r->cells;
-	size_t over = 0;
-	if (out)
-		end = out + (r->cap_cells < r->max_cells ? r->cap_cells : r->max_cells);
-#define PUT_CELL(at) \
-	do { \
-		if (CP_LIKELY(out < end)) { \
-			out->p = start; \
-			out->len = (size_t)((at) - start); \
-			out++; \
-		} else if (spill_cell(r, &out, &end, &over, start, (size_t)((at) - start)) != \
-		           CP_OK) { \
-			return CP_ENOMEM; \
-		} \
-	} while (0)
-#ifdef CP_CSV_SSE2
-	/* 16 bytes at a time: a mask of the delimiters among them */
-	const __m128i dv = _mm_set1_epi8(d);
-	for (; stop - p >= 16; p += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, dv));
-		while (m) {
-			const char *at = p + __builtin_ctz(m);
-			PUT_CELL(at);
-			start = at + 1;
-			m &= m - 1;
-		}
-	}
-#endif
+	size_t start = 0, i = 0;
 #ifdef CP_CSV_SWAR
 	const uint64_t ones = 0x0101010101010101ull, low7 = 0x7F7F7F7F7F7F7F7Full;
 	const uint64_t pattern = ones * (unsigned char)d;
-	for (; stop - p >= 8; p += 8) {
+	for (; i + 8 <= len; i += 8) {
 		uint64_t v;
-		memcpy(&v, p, 8);
+		memcpy(&v, s + i, 8);
 		uint64_t x = v ^ pattern; /* bytes equal to d are now 0 */
 		uint64_t m = ~(((x & low7) + low7) | x | low7);
 		while (m) {
-			const char *at = p + (__builtin_ctzll(m) >> 3);
-			PUT_CELL(at);
+			size_t at = i + ((size_t)__builtin_ctzll(m) >> 3);
+			if (add_cell(r, s + start, at - start) != CP_OK)
+				return CP_ENOMEM;
 			start = at + 1;
 			m &= m - 1;
 		}
 	}
 #endif
-	for (; p < stop; p++) {
-		if (*p == d) {
-			PUT_CELL(p);
-			start = p + 1;
+	for (; i < len; i++) {
+		if (s[i] == d) {
+			if (add_cell(r, s + start, i - start) != CP_OK)
+				return CP_ENOMEM;
+			start = i + 1;
 		}
 	}
-	PUT_CELL(stop);
-	r->ncells = (r->cells ? (size_t)(out - r->cells) : 0) + over;
-	return CP_OK;
-#undef PUT_CELL
+	return add_cell(r, s + start, len - start);
 }
 
 static void set_malformed(cp_csv_reader *r, const char *why)
@@ -641,7 +570,7 @@ enum quote_state {
 static int split_quoted(cp_csv_reader *r, const char *s, size_t avail, size_t *used,
                         uint64_t *newlines)
 {
-	if (cp__buf_reserve(&r->scratch, avail + CP_CSV_PAD) != CP_OK)
+	if (cp__buf_reserve(&r->scratch, avail) != CP_OK)
 		return cp__fail(r->err, CP_ENOMEM, "%s: out of memory", r->name);
 	char *o = r->scratch.data, *cell = o;
 	const char d = (char)r->delim;
@@ -766,8 +695,7 @@ int cp__csv_next_record(cp_csv_reader *r, size_t max_cells)
 		r->rec_line = r->line;
 		if (CP_UNLIKELY(line_len > r->max_record))
 			return too_long(r);
-		r->quoted = memchr(s, '"', len) != NULL;
-		if (CP_LIKELY(!r->quoted)) {
+		if (CP_LIKELY(!memchr(s, '"', len))) {
 			if (split_plain(r, s, len) != CP_OK)
 				return CP_ENOMEM;
 			r->pos += used;
@@ -928,8 +856,6 @@ typedef struct csv_load {
 	FILE *rejects;
 	cp_csv_reader rd;
 	cp_csv_header hdr;
-	bool bulk_on;          /* rows go through bulk, else through draft */
-	cp_bulk bulk;
 	cp_profile *draft;
 	cp_buf reason;
 } csv_load;
@@ -1072,15 +998,6 @@ static int check_text(csv_load *L)
 	return reject_row(L, bad) == CP_OK ? CP_DONE : CP_ENOMEM;
 }
 
-/* Count a stored row. */
-static int count_stored(csv_load *L, int replaced)
-{
-	L->report->loaded++;
-	if (replaced && report_add_duplicate(L->report, L->rd.rec_line) != CP_OK)
-		return cp__fail(&L->store->obj, CP_ENOMEM, "%s: out of memory", L->name);
-	return CP_OK;
-}
-
 /* Put the draft into the store and count the row. */
 static int store_row(csv_load *L)
 {
@@ -1089,53 +1006,10 @@ static int store_row(csv_load *L)
 	if (rc != CP_OK)
 		return cp__fail(&L->store->obj, rc, "%s:%" PRIu64 ": %s", L->name, L->rd.rec_line,
 		                cp_errmsg(L->store));
-	return count_stored(L, replaced);
-}
-
-/* The row's cells into the reused draft, then into the store. */
-static int draft_row(csv_load *L)
-{
-	const cp_csv_reader *r = &L->rd;
-	const cp_csv_header *h = &L->hdr;
-	cp_profile_clear(L->draft);
-	for (size_t c = 0; c < h->ncols; c++) {
-		const cp_csv_col *col = &h->cols[c];
-		const cp_csv_cell *cell = &r->cells[c];
-		if (!col->field || cell->len == 0)
-			continue;
-		const char *why;
-		int rc = cp__profile_set_cell_text(L->draft, col->field, col->month, cell->p,
-		                                   cell->len, &why);
-		if (CP_UNLIKELY(rc != CP_OK)) {
-			if (rc == CP_ENOMEM)
-				return cp__fail(&L->store->obj, rc, "%s: out of memory", L->name);
-			return reject_value(L, c, why);
-		}
-	}
-	return store_row(L);
-}
-
-/* The row's cells straight into a new row of the store, then published. */
-static int bulk_row(csv_load *L)
-{
-	size_t bad = 0;
-	const char *why = NULL;
-	/* Plain records were checked whole (check_text); the cells of a quoted
-	 * one lie next to each other in scratch, where a character can span
-	 * two of them: those are checked cell by cell. */
-	int rc = cp__bulk_fill(&L->bulk, L->rd.cells, !L->rd.quoted, &bad, &why);
-	if (CP_LIKELY(rc == CP_OK)) {
-		int replaced;
-		cp__bulk_publish(&L->bulk, &replaced);
-		return count_stored(L, replaced);
-	}
-	if (why)
-		return reject_value(L, bad, why);
-	if (rc == CP_ENOMEM)
-		return cp__fail(&L->store->obj, rc, "%s: out of memory", L->name);
-	/* as cp_store_put says it */
-	return cp__fail(&L->store->obj, rc, "%s:%" PRIu64 ": the store is full "
-	                "(4 GiB of strings or 2^32 rows)", L->name, L->rd.rec_line);
+	L->report->loaded++;
+	if (replaced && report_add_duplicate(L->report, L->rd.rec_line) != CP_OK)
+		return cp__fail(&L->store->obj, CP_ENOMEM, "%s: out of memory", L->name);
+	return CP_OK;
 }
 
 /* One data record: into the store, or rejected.  CP_OK or a fatal error. */
@@ -1163,7 +1037,22 @@ static int load_row(csv_load *L)
 		cp__buf_puts(&L->reason, "the key is empty");
 		return reject_row(L, h->key_col);
 	}
-	return L->bulk_on ? bulk_row(L) : draft_row(L);
+	cp_profile_clear(L->draft);
+	for (size_t c = 0; c < h->ncols; c++) {
+		const cp_csv_col *col = &h->cols[c];
+		const cp_csv_cell *cell = &r->cells[c];
+		if (!col->field || cell->len == 0)
+			continue;
+		const char *why;
+		rc = cp__profile_set_cell_text(L->draft, col->field, col->month, cell->p,
+		                               cell->len, &why);
+		if (CP_UNLIKELY(rc != CP_OK)) {
+			if (rc == CP_ENOMEM)
+				return cp__fail(&L->store->obj, rc, "%s: out of memory", L->name);
+			return reject_value(L, c, why);
+		}
+	}
+	return store_row(L);
 }
 
 /* The header row: delimiter, columns. */
@@ -1191,45 +1080,6 @@ static int load_header(csv_load *L, const cp_load_opts *opts)
 	                          r->rec_line, &L->store->obj, L->report);
 }
 
-/*
- * How many rows the rest of the input holds, from the records of the
- * buffer (the first chunk, after the header), or 0 if that cannot tell.
- */
-static size_t estimate_rows(const cp_csv_reader *r)
-{
-	const char *s = r->buf + r->pos, *end = r->buf + r->len;
-	size_t n = (size_t)(end - s), lines = 0;
-	if (!r->total || n == 0 || r->total < r->bytes_read)
-		return 0;
-	for (const char *nl; (nl = memchr(s, '\n', (size_t)(end - s))); s = nl + 1)
-		lines++;
-	if (lines == 0)
-		return 0;
-	uint64_t left = r->total - (r->bytes_read - n); /* the buffer's and the unread */
-	uint64_t rows = left / (n / lines) + 1;
-	rows += rows / 32; /* the first records may be longer than the average */
-	return rows > SIZE_MAX ? SIZE_MAX : (size_t)rows;
-}
-
-/* Set up what the rows go through: bulk loading, sized for the input,
- * unless the store is a snapshot mapping (or a test asks for drafts). */
-static int start_rows(csv_load *L, const cp_load_opts *opts)
-{
-	if (L->store->mapped || (opts && opts->general)) {
-		if (cp_profile_new(&L->draft, L->schema) != CP_OK)
-			return cp__fail(&L->store->obj, CP_ENOMEM, "%s: out of memory", L->name);
-		return CP_OK;
-	}
-	if (cp__bulk_init(&L->bulk, L->store, L->hdr.cols, L->hdr.ncols) != CP_OK)
-		return cp__fail(&L->store->obj, CP_ENOMEM, "%s: out of memory", L->name);
-	L->bulk_on = true;
-	size_t rows = estimate_rows(&L->rd);
-	/* only a hint: without room now, rows make room as they come */
-	if (rows)
-		(void)cp__bulk_reserve(&L->bulk, rows);
-	return CP_OK;
-}
-
 static int load(cp_store *store, const char *name, int fd, uint64_t total,
                 const char *data, size_t len, const cp_load_opts *opts,
                 cp_load_report *report)
@@ -1254,8 +1104,8 @@ static int load(cp_store *store, const char *name, int fd, uint64_t total,
 		cp__csv_reader_set_memory(&L.rd, data, len);
 
 	int rc = load_header(&L, opts);
-	if (rc == CP_OK)
-		rc = start_rows(&L, opts);
+	if (rc == CP_OK && cp_profile_new(&L.draft, L.schema) != CP_OK)
+		rc = cp__fail(&store->obj, CP_ENOMEM, "%s: out of memory", name);
 	if (rc == CP_OK)
 		rc = open_rejects(&L);
 	while (rc == CP_OK) {
@@ -1268,8 +1118,6 @@ static int load(cp_store *store, const char *name, int fd, uint64_t total,
 	rc = close_rejects(&L, rc);
 	report->bytes += L.rd.bytes_read;
 
-	if (L.bulk_on)
-		cp__bulk_fini(&L.bulk);
 	cp_profile_free(L.draft);
 	cp__csv_header_free(&L.hdr);
 	cp__csv_reader_fini(&L.rd);

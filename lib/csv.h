@@ -5,9 +5,8 @@
  * The reader fills one buffer from a file or a memory block in fixed
  * chunks and cuts it into records (RFC 4180): cells point into the buffer
  * (unquoted records) or into a scratch buffer (records with quotes, which
- * are unescaped there), and stay valid until the next call; CP_CSV_PAD
- * bytes after each cell can be read.  Physical line numbers are counted,
- * newlines inside quotes included.
+ * are unescaped there), and stay valid until the next call.  Physical line
+ * numbers are counted, newlines inside quotes included.
  */
 #ifndef CP_CSV_H
 #define CP_CSV_H
@@ -19,9 +18,6 @@
 #define CP_CSV_PROGRESS_STEP (4u << 20)     /* bytes between progress calls */
 #define CP_CSV_MAX_COLUMNS 65536            /* header columns accepted */
 #define CP_LOAD_REPORT_KEEP 1000            /* rejects / duplicate lines kept */
-/* Readable bytes after the end of every cell (of any value): the fast
- * cell parsers read whole words (parse_fast.h, CP_PARSE_PAD). */
-#define CP_CSV_PAD 8u
 
 /*
  * Test knobs: tiny chunks, a small record limit or frequent progress calls
@@ -29,10 +25,6 @@
  */
 int cp__load_opts_set_limits(cp_load_opts *opts, size_t chunk, size_t max_record,
                              uint64_t progress_step);
-/* Test knob: load rows the general way (a draft profile per row and
- * cp_store_put), as for a snapshot-mapped store, instead of bulk loading:
- * both must give the same store and report. */
-int cp__load_opts_set_general(cp_load_opts *opts, bool on);
 
 typedef struct cp_csv_cell {
 	const char *p;
@@ -65,8 +57,6 @@ typedef struct cp_csv_reader {
 	cp_csv_cell *cells;
 	size_t ncells;         /* cells in the record (may exceed max_cells) */
 	size_t cap_cells, max_cells;
-	bool quoted;           /* the record has quotes: its cells are unescaped
-	                        * into scratch, next to each other */
 	const char *malformed; /* why the record's quoting is malformed, or NULL */
 	size_t malformed_cell; /* index of the cell where it is */
 	cp_buf scratch;        /* unescaped cells of a quoted record */

@@ -80,7 +80,8 @@ static bool is_key(const cp_profile *p, const cp_field *f)
 	return f == &p->schema->fields[p->schema->key];
 }
 
-int cp__check_cell_text(const char *s, size_t len, const char **why)
+/* Text of one cell: valid UTF-8 without NUL bytes. */
+static int check_text(const char *s, size_t len, const char **why)
 {
 	if (memchr(s, '\0', len)) {
 		*why = "contains a NUL byte";
@@ -93,8 +94,8 @@ int cp__check_cell_text(const char *s, size_t len, const char **why)
 	return CP_OK;
 }
 
-const char *cp__why_not_listed(const cp_field *f, const char *s, size_t len, char *buf,
-                               size_t size)
+static int closed_enum_miss(cp_profile *p, const cp_field *f, const char *s, size_t len,
+                            const char **why)
 {
 	const char *near = NULL;
 	if (!f->personal && len < 64) {
@@ -103,16 +104,14 @@ const char *cp__why_not_listed(const cp_field *f, const char *s, size_t len, cha
 		name[len] = '\0';
 		near = cp__closest(name, (const char *const *)f->values, (size_t)f->nvalues);
 	}
-	if (!near)
-		return "not one of the listed values of the enum";
-	snprintf(buf, size, "not one of the listed values of the enum (did you mean '%s'?)", near);
-	return buf;
-}
-
-const char *cp__why_list_too_long(const cp_field *f, uint32_t n, char *buf, size_t size)
-{
-	snprintf(buf, size, "%u items, more than the list's max of %d", n, f->max_items);
-	return buf;
+	if (near) {
+		snprintf(p->why, sizeof(p->why),
+		         "not one of the listed values of the enum (did you mean '%s'?)", near);
+		*why = p->why;
+	} else {
+		*why = "not one of the listed values of the enum";
+	}
+	return CP_ETYPE;
 }
 
 /* A string or enum cell from s[0..len) (checked text, not empty). */
@@ -122,10 +121,8 @@ static int cell_string(cp_profile *p, const cp_field *f, int month, const char *
 	uint32_t id;
 	if (f->type == CP_TYPE_ENUM && f->closed) {
 		int v = cp__field_value_index(f, s, len);
-		if (v < 0) {
-			*why = cp__why_not_listed(f, s, len, p->why, sizeof(p->why));
-			return CP_ETYPE;
-		}
+		if (v < 0)
+			return closed_enum_miss(p, f, s, len, why);
 		id = (uint32_t)v;
 		cell_put(p, f, month, &id, 4);
 		return CP_OK;
@@ -171,7 +168,9 @@ static int item_cmp(const cp_strpool *pool, uint32_t a, uint32_t b)
 	return a == b ? 0 : strcmp(cp__strpool_get(pool, a), cp__strpool_get(pool, b));
 }
 
-uint32_t cp__sort_unique_items(const cp_strpool *pool, uint32_t *ids, uint32_t *tmp, uint32_t n)
+/* Sort ids[0..n) by their strings' bytes (tmp has room for n) and drop
+ * repeats; returns the new count. */
+static uint32_t sort_unique(const cp_strpool *pool, uint32_t *ids, uint32_t *tmp, uint32_t n)
 {
 	if (n <= 16) {
 		for (uint32_t i = 1; i < n; i++) {
@@ -214,9 +213,11 @@ uint32_t cp__sort_unique_items(const cp_strpool *pool, uint32_t *ids, uint32_t *
 static int cell_items(cp_profile *p, const cp_field *f, int month, uint32_t n, const char **why)
 {
 	if (f->type == CP_TYPE_SET)
-		n = cp__sort_unique_items(&p->strings, p->items, p->items + n, n);
+		n = sort_unique(&p->strings, p->items, p->items + n, n);
 	else if (f->max_items > 0 && n > (uint32_t)f->max_items) {
-		*why = cp__why_list_too_long(f, n, p->why, sizeof(p->why));
+		snprintf(p->why, sizeof(p->why), "%u items, more than the list's max of %d", n,
+		         f->max_items);
+		*why = p->why;
 		return CP_ETYPE;
 	}
 	uint32_t id;
@@ -232,7 +233,7 @@ static int cell_items(cp_profile *p, const cp_field *f, int month, uint32_t n, c
 static int check_item(size_t len, const char **why)
 {
 	if (len == 0) {
-		*why = CP_WHY_EMPTY_ITEM;
+		*why = "an empty item (items are joined by ';' and may not be empty)";
 		return CP_EINVAL;
 	}
 	return CP_OK;
@@ -251,7 +252,7 @@ static int cell_items_text(cp_profile *p, const cp_field *f, int month, const ch
 		if (rc == CP_OK)
 			rc = items_reserve(p, 2 * ((size_t)n + 1), why);
 		if (rc == CP_OK && n == UINT32_MAX / 2) {
-			*why = CP_WHY_TOO_MANY_ITEMS;
+			*why = "too many items";
 			rc = CP_ELIMIT;
 		}
 		if (rc == CP_OK) {
@@ -319,14 +320,14 @@ static int cell_add_item(cp_profile *p, const cp_field *f, int month, const char
 static CP_NOINLINE int text_string(cp_profile *p, const cp_field *f, int month, const char *s,
                                    size_t len, const char **why)
 {
-	int rc = cp__check_cell_text(s, len, why);
+	int rc = check_text(s, len, why);
 	return rc != CP_OK ? rc : cell_string(p, f, month, s, len, why);
 }
 
 static CP_NOINLINE int text_items(cp_profile *p, const cp_field *f, int month, const char *s,
                                   size_t len, const char **why)
 {
-	int rc = cp__check_cell_text(s, len, why);
+	int rc = check_text(s, len, why);
 	return rc != CP_OK ? rc : cell_items_text(p, f, month, s, len, why);
 }
 
@@ -541,7 +542,7 @@ int cp_profile_set_string(cp_profile *p, int field, int month, const char *utf8)
 	if (len == 0)
 		return fail_value(p, f, month, NULL, 0, CP_EINVAL,
 		                  "an empty string is not a value (use cp_profile_set_null)");
-	if ((rc = cp__check_cell_text(utf8, len, &why)) == CP_OK &&
+	if ((rc = check_text(utf8, len, &why)) == CP_OK &&
 	    (rc = cell_string(p, f, month, utf8, len, &why)) == CP_OK)
 		return CP_OK;
 	return fail_value(p, f, month, utf8, len, rc, why);
@@ -558,7 +559,7 @@ int cp_profile_add_item(cp_profile *p, int field, int month, const char *utf8)
 		return cp__fail(&p->obj, CP_EINVAL, "field '%s': NULL item", f->name);
 	size_t len = strlen(utf8);
 	const char *why;
-	if ((rc = cp__check_cell_text(utf8, len, &why)) == CP_OK &&
+	if ((rc = check_text(utf8, len, &why)) == CP_OK &&
 	    (rc = cell_add_item(p, f, month, utf8, len, &why)) == CP_OK)
 		return CP_OK;
 	return fail_value(p, f, month, utf8, len, rc, why);

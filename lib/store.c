@@ -76,9 +76,11 @@ uint32_t cp__strpool_find(const cp_strpool *p, const char *s, size_t len)
 	}
 }
 
-/* Rehash into size slots (a power of two, more than now). */
-static int strpool_rehash(cp_strpool *p, uint32_t size)
+static int strpool_grow_hash(cp_strpool *p)
 {
+	uint32_t size = (p->mask + 1) * 2;
+	if (size == 0)
+		return CP_ELIMIT;
 	uint32_t *h = slots_new(size);
 	if (!h)
 		return CP_ENOMEM;
@@ -96,23 +98,6 @@ static int strpool_rehash(cp_strpool *p, uint32_t size)
 	p->hash = h;
 	p->mask = size - 1;
 	return CP_OK;
-}
-
-static int strpool_grow_hash(cp_strpool *p)
-{
-	uint32_t size = (p->mask + 1) * 2;
-	if (size == 0)
-		return CP_ELIMIT;
-	return strpool_rehash(p, size);
-}
-
-int cp__strpool_reserve(cp_strpool *p, size_t n)
-{
-	/* load <= 1/2 with n more, up to the largest table (2^31 slots) */
-	uint64_t size = (uint64_t)p->mask + 1;
-	while (size / 2 < (uint64_t)p->count + n && size <= UINT32_MAX / 2)
-		size *= 2;
-	return size > (uint64_t)p->mask + 1 ? strpool_rehash(p, (uint32_t)size) : CP_OK;
 }
 
 int cp__strpool_add(cp_strpool *p, const char *s, size_t len, uint32_t *id)
@@ -214,9 +199,11 @@ static bool list_equal(const cp_listpool *p, uint32_t id, const uint32_t *ids, u
 	       (n == 0 || memcmp(p->items + id + 1, ids, (size_t)n * sizeof(uint32_t)) == 0);
 }
 
-/* Rehash into size slots (a power of two, more than now). */
-static int listpool_rehash(cp_listpool *p, uint32_t size)
+static int listpool_grow_hash(cp_listpool *p)
 {
+	uint32_t size = (p->mask + 1) * 2;
+	if (size == 0)
+		return CP_ELIMIT;
 	uint32_t *h = slots_new(size);
 	if (!h)
 		return CP_ENOMEM;
@@ -233,23 +220,6 @@ static int listpool_rehash(cp_listpool *p, uint32_t size)
 	p->hash = h;
 	p->mask = size - 1;
 	return CP_OK;
-}
-
-static int listpool_grow_hash(cp_listpool *p)
-{
-	uint32_t size = (p->mask + 1) * 2;
-	if (size == 0)
-		return CP_ELIMIT;
-	return listpool_rehash(p, size);
-}
-
-int cp__listpool_reserve(cp_listpool *p, size_t n)
-{
-	/* load <= 1/2 with n more, up to the largest table (2^31 slots) */
-	uint64_t size = (uint64_t)p->mask + 1;
-	while (size / 2 < (uint64_t)p->count + n && size <= UINT32_MAX / 2)
-		size *= 2;
-	return size > (uint64_t)p->mask + 1 ? listpool_rehash(p, (uint32_t)size) : CP_OK;
 }
 
 int cp__listpool_add(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id)
@@ -352,19 +322,15 @@ uint32_t cp__store_find(const cp_store *s, const char *key, size_t len)
 	}
 }
 
-/* Make room for keys keys in all (load <= 1/2), before anything is changed. */
-static int index_fit(cp_store *s, size_t keys)
+/* Make room for one more key (load <= 1/2), before anything is changed. */
+static int index_reserve(cp_store *s)
 {
 	cp_index *ix = &s->index;
-	if (keys <= ((size_t)ix->mask + 1) / 2)
+	if ((size_t)ix->used + 1 <= ((size_t)ix->mask + 1) / 2)
 		return CP_OK;
-	/* a power of two up to 2^31 */
-	uint64_t want = ((uint64_t)ix->mask + 1) * 2;
-	while (want / 2 < keys && want <= UINT32_MAX / 2)
-		want *= 2;
-	if (want / 2 < keys || want > UINT32_MAX / 2 + 1)
+	uint32_t size = (ix->mask + 1) * 2;
+	if (size == 0)
 		return CP_ELIMIT;
-	uint32_t size = (uint32_t)want;
 	uint32_t *h = slots_new(size);
 	if (!h)
 		return CP_ENOMEM;
@@ -381,12 +347,6 @@ static int index_fit(cp_store *s, size_t keys)
 	ix->slots = h;
 	ix->mask = size - 1;
 	return CP_OK;
-}
-
-/* Make room for one more key. */
-static int index_reserve(cp_store *s)
-{
-	return index_fit(s, (size_t)s->index.used + 1);
 }
 
 static void index_insert(cp_store *s, const char *key, size_t len, uint32_t row)
@@ -766,63 +726,4 @@ int cp_store_delete(cp_store *s, const char *key)
 	s->free_rows[s->nfree++] = row;
 	s->live--;
 	return CP_OK;
-}
-
-/* ---- bulk loading (store_bulk.c) ---- */
-
-int cp__store_reserve(cp_store *s, size_t n)
-{
-	/* Row numbers + 1 are index slots: uint32_t (as rows_reserve). */
-	if (n > (size_t)UINT32_MAX - 2 - s->nrows)
-		return CP_ELIMIT;
-	size_t need = s->nrows + n + 1;
-	if (need > s->cap_rows) {
-		size_t cap = s->cap_rows + s->cap_rows / 2;
-		if (cap < need)
-			cap = need;
-		if (cap < 64)
-			cap = 64;
-		if (cap > (size_t)UINT32_MAX - 1)
-			cap = (size_t)UINT32_MAX - 1;
-		uint8_t *r = cp__reallocarray(s->rows, cap, s->schema->row_size);
-		if (!r)
-			return CP_ENOMEM;
-		s->rows = r;
-		s->cap_rows = cap;
-	}
-	return index_fit(s, (size_t)s->index.used + n);
-}
-
-void cp__store_trim(cp_store *s)
-{
-	size_t keep = s->nrows + 1 + s->nrows / 8;
-	if (s->mapped || s->cap_rows <= keep + 64)
-		return;
-	/* shrinking: a failure only keeps the larger block */
-	uint8_t *r = cp__reallocarray(s->rows, keep, s->schema->row_size);
-	if (r) {
-		s->rows = r;
-		s->cap_rows = keep;
-	}
-}
-
-void cp__store_publish_spare(cp_store *s, const char *key, size_t len, bool known_new,
-                             int *replaced)
-{
-	size_t rs = s->schema->row_size;
-	const uint8_t *build = cp__store_row(s, s->nrows);
-	uint32_t row = known_new ? CP_NO_ID : cp__store_find(s, key, len);
-	*replaced = row != CP_NO_ID;
-	if (row != CP_NO_ID) {
-		memcpy(cp__store_row(s, row), build, rs);
-		return;
-	}
-	if (s->nfree) {
-		row = s->free_rows[--s->nfree];
-		memcpy(cp__store_row(s, row), build, rs);
-	} else {
-		row = (uint32_t)s->nrows++;
-	}
-	index_insert(s, key, len, row);
-	s->live++;
 }

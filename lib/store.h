@@ -42,9 +42,6 @@ size_t cp__strpool_memory(const cp_strpool *p);
 /* Intern s[0..len) (no NUL inside) and give its id; CP_ENOMEM or CP_ELIMIT
  * (pool over 4 GiB). */
 int cp__strpool_intern(cp_strpool *p, const char *s, size_t len, uint32_t *id);
-/* Make room in the hash for n more strings, so that interning them does
- * not rehash (a hint: at most 2^31 slots).  CP_OK or CP_ENOMEM. */
-int cp__strpool_reserve(cp_strpool *p, size_t n);
 /* Append s[0..len) without looking for it or updating the hash: for the
  * pools of a draft, where repeats are harmless (cp_store_put interns them).
  * Never mix with cp__strpool_intern on one pool. */
@@ -78,8 +75,6 @@ size_t cp__listpool_memory(const cp_listpool *p);
 /* Intern n string ids (a list, or a set already in canonical order); CP_ENOMEM
  * or CP_ELIMIT (pool over 4 GiB). */
 int cp__listpool_intern(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id);
-/* As cp__strpool_reserve, for n more item lists. */
-int cp__listpool_reserve(cp_listpool *p, size_t n);
 /* Append without interning, as cp__strpool_add. */
 int cp__listpool_add(cp_listpool *p, const uint32_t *ids, uint32_t n, uint32_t *id);
 static inline uint32_t cp__listpool_count(const cp_listpool *p, uint32_t id)
@@ -186,49 +181,6 @@ struct cp_profile {
  */
 int cp__profile_set_cell_text(cp_profile *p, const cp_field *f, int month, const char *s,
                               size_t len, const char **why);
-
-/*
- * Pieces of cell text handling shared by drafts (profile.c) and bulk
- * loading (store_bulk.c), so both accept and reject the same text with the
- * same reasons.
- */
-#define CP_WHY_EMPTY_ITEM "an empty item (items are joined by ';' and may not be empty)"
-#define CP_WHY_TOO_MANY_ITEMS "too many items"
-/* Text of one cell: valid UTF-8 without NUL bytes.  CP_OK or CP_EINVAL
- * with *why. */
-int cp__check_cell_text(const char *s, size_t len, const char **why);
-/* Why s[0..len) is not a value of the closed enum f: a static string, or
- * buf (of size bytes) naming a close value unless f is personal. */
-const char *cp__why_not_listed(const cp_field *f, const char *s, size_t len, char *buf,
-                               size_t size);
-/* Why n items are too many for the list f (composed in buf). */
-const char *cp__why_list_too_long(const cp_field *f, uint32_t n, char *buf, size_t size);
-/* Sort the string ids ids[0..n) of pool by their strings' bytes (a set's
- * canonical order; tmp has room for n) and drop repeats; the new count. */
-uint32_t cp__sort_unique_items(const cp_strpool *pool, uint32_t *ids, uint32_t *tmp, uint32_t n);
-
-/*
- * For bulk loading (store_bulk.c), which builds a row in the spare slot
- * (row nrows, past the last one) and then publishes it.
- *
- * cp__store_reserve: room for n more rows past nrows, plus the spare
- * slot, and for n more keys in the index (grows both at most once).
- * CP_OK, CP_ENOMEM or CP_ELIMIT; the store's content is unchanged.
- *
- * cp__store_publish_spare: the row built in the spare slot becomes the
- * profile of key (its key cell's string, len bytes): it replaces the
- * profile with that key (*replaced = 1) or is a new one.  known_new: the
- * caller knows that no profile has that key (the look-up is skipped).
- * Room was made by cp__store_reserve(s, 1); cannot fail.
- *
- * cp__store_trim: give back room for rows reserved beyond an eighth more
- * than are used (a reservation made from an estimate; rows that replaced
- * others took none).
- */
-int cp__store_reserve(cp_store *s, size_t n);
-void cp__store_trim(cp_store *s);
-void cp__store_publish_spare(cp_store *s, const char *key, size_t len, bool known_new,
-                             int *replaced);
 
 /* A read view: which store and which row. */
 struct cp_view {

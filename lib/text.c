@@ -62,47 +62,20 @@ const char *cp__closest(const char *name, const char *const *candidates, size_t 
 	return best;
 }
 
-#if defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
-#define CP_TEXT_SSE2 1
-#include <emmintrin.h>
-#endif
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
-	(defined(__GNUC__) || defined(__clang__))
-#define CP_TEXT_CTZ 1
-#endif
-
-/* Past the ASCII bytes from s[i]: the index of the first byte that is not
- * ASCII, or a later one (at most len) when fewer than 8 bytes are left to
- * look at.  Most text checked here is ASCII: 16 or 8 bytes at a time. */
-static size_t skip_ascii(const unsigned char *s, size_t i, size_t len)
-{
-	const uint64_t high = 0x8080808080808080ull;
-#ifdef CP_TEXT_SSE2
-	for (; i + 16 <= len; i += 16) {
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
-		if (m)
-			return i + (size_t)__builtin_ctz(m);
-	}
-#endif
-	for (; i + 8 <= len; i += 8) {
-		uint64_t v;
-		memcpy(&v, s + i, 8);
-		if (v & high) {
-#ifdef CP_TEXT_CTZ
-			i += (size_t)__builtin_ctzll(v & high) >> 3;
-#endif
-			return i;
-		}
-	}
-	return i;
-}
-
 int cp__utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
-	while ((i = skip_ascii(s, i, len)) < len) {
+	while (i < len) {
+		/* ASCII, 8 bytes at a time: most text checked here is */
+		if (i + 8 <= len) {
+			uint64_t v;
+			memcpy(&v, s + i, 8);
+			if (!(v & 0x8080808080808080ull)) {
+				i += 8;
+				continue;
+			}
+		}
 		unsigned c = s[i];
 		if (c < 0x80) {
 			i++;

@@ -4,7 +4,6 @@
  * the rule language.
  */
 #include "internal.h"
-#include "parse_fast.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,11 +13,14 @@
 
 /* ---- calendar (proleptic Gregorian; H. Hinnant's algorithms) ---- */
 
-/* days_from_civil and days_in_month are inline in parse_fast.h, for the
- * fast date parser. */
 cp_date cp__days_from_civil(int y, int m, int d)
 {
-	return cp__civil_days(y, m, d);
+	y -= m <= 2;
+	int era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153u * (unsigned)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (unsigned)d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (cp_date)(era * 146097 + (int)doe - 719468);
 }
 
 void cp__civil_from_days(cp_date z0, int *y, int *m, int *d)
@@ -44,7 +46,10 @@ void cp__civil_from_days(cp_date z0, int *y, int *m, int *d)
 
 int cp__days_in_month(int y, int m)
 {
-	return cp__month_days(y, m);
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return m >= 1 && m <= 12 ? days[m - 1] : 0;
 }
 
 int cp_date_from_ymd(cp_date *out, int y, int m, int d)
@@ -278,57 +283,6 @@ int cp__parse_money(const char *s, size_t len, int64_t *fen, const char **why)
 	uint64_t v = yuan * 100 + frac;
 	*fen = neg ? -(int64_t)v : (int64_t)v;
 	return CP_OK;
-}
-
-/* ---- the rest of the fast parsers (parse_fast.h) ---- */
-
-#ifdef CP_PARSE_SWAR
-/* A sign in front of s[0..n) and something after it: -1 for '-', 1 for
- * '+', 0 for none. */
-static int sign_of(const char *s, size_t n)
-{
-	if (n < 2)
-		return 0;
-	return s[0] == '-' ? -1 : s[0] == '+';
-}
-#endif
-
-int cp__parse_int_rest(const char *s, size_t len, int64_t *out, const char **why)
-{
-#ifdef CP_PARSE_SWAR
-	uint32_t v;
-	int sign = sign_of(s, len);
-	if (sign && cp__swar_uint(s + 1, len - 1, &v)) {
-		*out = sign * (int64_t)v;
-		return CP_OK;
-	}
-#endif
-	return cp__parse_int(s, len, out, why);
-}
-
-int cp__parse_money_rest(const char *s, size_t len, int64_t *fen, const char **why)
-{
-#ifdef CP_PARSE_SWAR
-	int sign = sign_of(s, len);
-	if (sign && cp__swar_money(s + 1, len - 1, fen)) {
-		*fen *= sign;
-		return CP_OK;
-	}
-#endif
-	return cp__parse_money(s, len, fen, why);
-}
-
-int cp__parse_float_rest(const char *s, size_t len, double *out, const char **why)
-{
-#ifdef CP_PARSE_SWAR
-	int sign = sign_of(s, len);
-	if (sign && cp__swar_float(s + 1, len - 1, out)) {
-		if (sign < 0)
-			*out = -*out; /* "-0" is -0.0, as the reference gives */
-		return CP_OK;
-	}
-#endif
-	return cp__parse_float(s, len, out, why);
 }
 
 void cp__format_money(int64_t fen, char *buf, size_t size)

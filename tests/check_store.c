@@ -164,82 +164,6 @@ START_TEST(test_listpool_interns)
 }
 END_TEST
 
-/* ---- room made ahead, for bulk loading ---- */
-
-/* Reserving keeps every id and leaves room: no rehash while the reserved
- * strings and lists come in. */
-START_TEST(test_pool_reserve)
-{
-	cp_strpool p;
-	cp_listpool l;
-	ck_assert_int_eq(cp__strpool_init(&p), CP_OK);
-	ck_assert_int_eq(cp__listpool_init(&l), CP_OK);
-	char s[32];
-	uint32_t ids[500], lids[500], id;
-	for (uint32_t i = 0; i < 500; i++) {
-		snprintf(s, sizeof(s), "s%u", i);
-		ck_assert_int_eq(cp__strpool_intern(&p, s, strlen(s), &ids[i]), CP_OK);
-		ck_assert_int_eq(cp__listpool_intern(&l, &ids[i], 1, &lids[i]), CP_OK);
-	}
-	ck_assert_int_eq(cp__strpool_reserve(&p, 0), CP_OK);
-	ck_assert_int_eq(cp__strpool_reserve(&p, 20000), CP_OK);
-	ck_assert_int_eq(cp__listpool_reserve(&l, 20000), CP_OK);
-	ck_assert_uint_ge((size_t)p.mask + 1, 2 * (501 + 20000));
-	ck_assert_uint_ge((size_t)l.mask + 1, 2 * (501 + 20000));
-	uint32_t mask = p.mask, lmask = l.mask;
-	/* a smaller reservation never shrinks */
-	ck_assert_int_eq(cp__strpool_reserve(&p, 10), CP_OK);
-	ck_assert_uint_eq(p.mask, mask);
-	for (uint32_t i = 0; i < 500; i++) {
-		snprintf(s, sizeof(s), "s%u", i);
-		ck_assert_uint_eq(cp__strpool_find(&p, s, strlen(s)), ids[i]);
-		ck_assert_int_eq(cp__listpool_intern(&l, &ids[i], 1, &id), CP_OK);
-		ck_assert_uint_eq(id, lids[i]);
-	}
-	for (uint32_t i = 0; i < 20000; i++) {
-		snprintf(s, sizeof(s), "t%u", i);
-		ck_assert_int_eq(cp__strpool_intern(&p, s, strlen(s), &id), CP_OK);
-		ck_assert_int_eq(cp__listpool_intern(&l, &id, 1, &id), CP_OK);
-	}
-	ck_assert_uint_eq(p.mask, mask);
-	ck_assert_uint_eq(l.mask, lmask);
-	cp__listpool_free(&l);
-	cp__strpool_free(&p);
-}
-END_TEST
-
-/* cp__store_reserve makes room for rows and keys at once, keeps every
- * profile findable, and changes nothing when it cannot. */
-START_TEST(test_store_reserve)
-{
-	char key[16];
-	for (int i = 0; i < 300; i++) {
-		snprintf(key, sizeof(key), "1390%07d", i);
-		ck_assert_int_eq(cp_profile_set_text(prof, F_MSISDN, 0, key), CP_OK);
-		ck_assert_int_eq(cp_store_put(store, prof, NULL), CP_OK);
-	}
-	ck_assert_int_eq(cp__store_reserve(store, 10000), CP_OK);
-	ck_assert_uint_ge(store->cap_rows, 300 + 10000 + 1);
-	ck_assert_uint_ge((size_t)store->index.mask + 1, 2 * (300 + 10000));
-	size_t cap = store->cap_rows;
-	uint32_t mask = store->index.mask;
-	ck_assert_int_eq(cp__store_reserve(store, 5), CP_OK);
-	ck_assert_uint_eq(store->cap_rows, cap);
-	ck_assert_uint_eq(store->index.mask, mask);
-	ck_assert_int_eq(cp__store_reserve(store, SIZE_MAX), CP_ELIMIT);
-	ck_assert_int_eq(cp__store_reserve(store, (size_t)UINT32_MAX - 2 - store->nrows + 1),
-	                 CP_ELIMIT);
-	ck_assert_uint_eq(store->cap_rows, cap);
-	ck_assert_uint_eq(store->index.mask, mask);
-	ck_assert_uint_eq(cp_store_count(store), 300);
-	for (int i = 0; i < 300; i++) {
-		snprintf(key, sizeof(key), "1390%07d", i);
-		ck_assert_int_eq(cp_store_get(store, key, view), CP_OK);
-		ck_assert_str_eq(cp_view_key(view), key);
-	}
-}
-END_TEST
-
 /* ---- drafts: setters and getters of every type ---- */
 
 START_TEST(test_handles_and_null_arguments)
@@ -1397,8 +1321,6 @@ int main(void)
 	tcase_add_test(tc, test_strpool_interns);
 	tcase_add_test(tc, test_strpool_limit);
 	tcase_add_test(tc, test_listpool_interns);
-	tcase_add_test(tc, test_pool_reserve);
-	tcase_add_test(tc, test_store_reserve);
 	tcase_add_test(tc, test_handles_and_null_arguments);
 	tcase_add_test(tc, test_store_keeps_its_schema);
 	tcase_add_test(tc, test_typed_setters_and_getters);
