@@ -281,6 +281,7 @@ const char *cp_schema_name(const cp_schema *s) { return s ? s->name : NULL; }
 int cp_schema_months(const cp_schema *s) { return s ? s->months : 0; }
 int cp_schema_field_count(const cp_schema *s) { return s ? s->nfields : 0; }
 int cp_schema_key_field(const cp_schema *s) { return s ? s->key : CP_EINVAL; }
+size_t cp_schema_cell_bytes(const cp_schema *s) { return s ? s->cell_bytes : 0; }
 
 const char *cp_schema_source(const cp_schema *s, size_t *len)
 {

@@ -1198,6 +1198,11 @@ size_t cp_store_row_bytes(const cp_store *s)
 	return s ? s->schema->row_size : 0;
 }
 
+size_t cp_store_index_bytes(const cp_store *s)
+{
+	return s ? ((size_t)s->index.mask + 1) * sizeof(uint32_t) : 0;
+}
+
 size_t cp_store_memory_bytes(const cp_store *s)
 {
 	if (!s)

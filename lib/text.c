@@ -67,6 +67,15 @@ int cp__utf8_valid(const char *str, size_t len)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 	while (i < len) {
+		/* ASCII, 8 bytes at a time: most text checked here is */
+		if (i + 8 <= len) {
+			uint64_t v;
+			memcpy(&v, s + i, 8);
+			if (!(v & 0x8080808080808080ull)) {
+				i += 8;
+				continue;
+			}
+		}
 		unsigned c = s[i];
 		if (c < 0x80) {
 			i++;

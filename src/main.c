@@ -16,6 +16,7 @@ static const struct {
 	{"load", cmd_load, "load CSV/PSV exports into a snapshot"},
 	{"stats", cmd_stats, "counts, memory, as-of month and schema of a snapshot"},
 	{"verify", cmd_verify, "check every checksum of a snapshot"},
+	{"show", cmd_show, "one subscriber's profile as labelled text"},
 	{"gen", cmd_gen, "write synthetic subscribers as CSV"},
 };
 

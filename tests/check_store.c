@@ -481,7 +481,7 @@ START_TEST(test_set_dedup_and_canonical_order)
 	get("13800000003");
 	ck_assert_int_eq(cp_view_item_count(view, F_ADDONS, 0), 200);
 	for (int i = 0; i < 200; i++) {
-		char want[8];
+		char want[16];
 		snprintf(want, sizeof(want), "%03d", i);
 		ck_assert_str_eq(cp_view_item(view, F_ADDONS, 0, i), want);
 	}
@@ -1037,7 +1037,7 @@ START_TEST(test_foreach)
 	int n = 0;
 	ck_assert_int_eq(cp_store_foreach(store, count_all, &n), CP_OK);
 	ck_assert_int_eq(n, 0);
-	char key[16];
+	char key[32];
 	for (int i = 0; i < 10; i++) {
 		snprintf(key, sizeof(key), "138000000%02d", i);
 		put_key(key);
@@ -1292,6 +1292,12 @@ START_TEST(test_as_of)
 	ck_assert_uint_eq(cp_store_row_bytes(NULL), 0);
 	ck_assert_uint_eq(cp_store_memory_bytes(NULL), 0);
 	ck_assert_uint_gt(cp_store_memory_bytes(store), sizeof(cp_store));
+	/* tu_schema: 53 bytes of scalar cells + 6 months x 33 bytes of series */
+	ck_assert_uint_eq(cp_schema_cell_bytes(schema), 53 + 6 * 33);
+	ck_assert_uint_eq(cp_schema_cell_bytes(NULL), 0);
+	ck_assert_uint_eq(cp_store_index_bytes(store), ((size_t)store->index.mask + 1) * 4);
+	ck_assert_uint_lt(cp_store_index_bytes(store), cp_store_memory_bytes(store));
+	ck_assert_uint_eq(cp_store_index_bytes(NULL), 0);
 }
 END_TEST
 

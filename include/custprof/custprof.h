@@ -168,6 +168,10 @@ CP_API const char *cp_schema_source(const cp_schema *schema, size_t *len);
 CP_API const char *cp_schema_name(const cp_schema *schema);
 CP_API int cp_schema_months(const cp_schema *schema);      /* depth of every series */
 CP_API int cp_schema_field_count(const cp_schema *schema);
+/* Sum of the cell widths of one profile (8 bytes for int/float/money, 1 for
+ * bool, 4 for the others; times the months of a series): the payload of a
+ * row, without its presence bits and padding. */
+CP_API size_t cp_schema_cell_bytes(const cp_schema *schema);
 CP_API int cp_schema_key_field(const cp_schema *schema);   /* index of the key field */
 /* Index of the field called name, or CP_ENOTFOUND. */
 CP_API int cp_schema_field_index(const cp_schema *schema, const char *name);
@@ -258,6 +262,7 @@ CP_API int cp_store_delete(cp_store *store, const char *key);
 /* Memory figures for cp_store_stats-like reports. */
 CP_API size_t cp_store_row_bytes(const cp_store *store);     /* bytes of one profile row */
 CP_API size_t cp_store_memory_bytes(const cp_store *store);  /* everything the store holds */
+CP_API size_t cp_store_index_bytes(const cp_store *store);   /* the key index alone */
 
 /* ------------------------------------------------------------------------
  * Views: read access to one profile.  A view is reused across lookups;
