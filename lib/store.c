@@ -1198,9 +1198,15 @@ size_t cp_store_row_bytes(const cp_store *s)
 	return s ? s->schema->row_size : 0;
 }
 
+/* The tables lookups use now: the base's index and the overlay's. */
 size_t cp_store_index_bytes(const cp_store *s)
 {
-	return s ? ((size_t)s->index.mask + 1) * sizeof(uint32_t) : 0;
+	if (!s)
+		return 0;
+	size_t n = ((size_t)s->index->mask + 1) * sizeof(uint32_t);
+	if (s->base_index)
+		n += ((size_t)s->base_index_mask + 1) * sizeof(uint32_t);
+	return n;
 }
 
 size_t cp_store_memory_bytes(const cp_store *s)

@@ -1295,7 +1295,7 @@ START_TEST(test_as_of)
 	/* tu_schema: 53 bytes of scalar cells + 6 months x 33 bytes of series */
 	ck_assert_uint_eq(cp_schema_cell_bytes(schema), 53 + 6 * 33);
 	ck_assert_uint_eq(cp_schema_cell_bytes(NULL), 0);
-	ck_assert_uint_eq(cp_store_index_bytes(store), ((size_t)store->index.mask + 1) * 4);
+	ck_assert_uint_eq(cp_store_index_bytes(store), ((size_t)store->index->mask + 1) * 4);
 	ck_assert_uint_lt(cp_store_index_bytes(store), cp_store_memory_bytes(store));
 	ck_assert_uint_eq(cp_store_index_bytes(NULL), 0);
 }
