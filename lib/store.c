@@ -829,6 +829,8 @@ uint32_t cp__store_lookup_row(const cp_store *s, const char *key, size_t len, ui
 	size_t rs = s->schema->row_size;
 retry:;
 	const cp_itab *t = index_table(s);
+	if (!t)
+		return CP_NO_ID;
 	for (uint32_t i = h & t->mask;; i = (i + 1) & t->mask) {
 		uint32_t v = cp__ld32_acq(&t->slots[i]);
 		if (v == 0)
@@ -873,6 +875,8 @@ static uint32_t overlay_find(const cp_store *s, const char *key, size_t len, uin
                              uint32_t *slot)
 {
 	const cp_itab *t = s->index;
+	if (!t)
+		return CP_NO_ID;
 	for (uint32_t i = h & t->mask;; i = (i + 1) & t->mask) {
 		uint32_t v = t->slots[i];
 		if (v == 0)
@@ -928,6 +932,11 @@ static cp_itab *itab_new(uint32_t size)
 static int index_reserve(cp_store *s)
 {
 	cp_itab *t = s->index;
+	if (!t) { /* the first key of the overlay */
+		if (!(t = itab_new(CP_HASH_MIN)))
+			return CP_ENOMEM;
+		__atomic_store_n(&s->index, t, __ATOMIC_RELEASE);
+	}
 	size_t size = (size_t)t->mask + 1;
 	if ((size_t)t->used + t->tombs + 1 <= size / 2)
 		return CP_OK;
@@ -1055,9 +1064,8 @@ static int store_alloc(cp_store **out, const cp_schema *schema)
 	cp__seg_init(&s->over_rows, rs, 64, true);
 	spool_init(&s->strings, NULL, 0, 0, NULL, 0);
 	lpool_init(&s->lists, NULL, 0, 0, NULL, 0);
-	s->index = itab_new(CP_HASH_MIN);
 	s->scratch = cp__malloc(rs);
-	if (!s->index || !s->scratch) {
+	if (!s->scratch) {
 		cp_store_free(s);
 		return CP_ENOMEM;
 	}
@@ -1203,7 +1211,7 @@ size_t cp_store_index_bytes(const cp_store *s)
 {
 	if (!s)
 		return 0;
-	size_t n = ((size_t)s->index->mask + 1) * sizeof(uint32_t);
+	size_t n = s->index ? ((size_t)s->index->mask + 1) * sizeof(uint32_t) : 0;
 	if (s->base_index)
 		n += ((size_t)s->base_index_mask + 1) * sizeof(uint32_t);
 	return n;
@@ -1213,14 +1221,19 @@ size_t cp_store_memory_bytes(const cp_store *s)
 {
 	if (!s)
 		return 0;
-	/* map_len: the mapped or inflated snapshot */
-	size_t n = sizeof(*s) + s->map_len + s->rows.bytes + s->over_rows.bytes +
+	/* the base's arrays (in a mapping: the schema section is not counted) */
+	size_t n = sizeof(*s) + (size_t)s->nbase * s->schema->row_size + s->rows.bytes +
+	           s->over_rows.bytes +
 	           spool_memory(&s->strings) + lpool_memory(&s->lists) +
 	           s->cap_free * sizeof(uint32_t) + s->schema->row_size;
 	if (s->over)
 		n += (size_t)s->nbase * sizeof(uint32_t);
 	if (s->base_own)
 		n += 2 * CP_HASH_MIN * sizeof(uint32_t) + 2 * sizeof(uint32_t);
+	else
+		n += s->strings.base_len + ((size_t)s->strings.base_mask + 1) * sizeof(uint32_t) +
+		     ((size_t)s->lists.base_len + s->lists.base_mask + 1) * sizeof(uint32_t) +
+		     ((size_t)s->base_index_mask + 1) * sizeof(uint32_t);
 	for (const cp_itab *t = s->index; t; t = t->older)
 		n += sizeof(*t) + ((size_t)t->mask + 1) * sizeof(uint32_t);
 	return n;
