@@ -1482,7 +1482,10 @@ int cp_store_put(cp_store *s, const cp_profile *p, int *replaced)
 int cp__store_delete(cp_store *s, const char *key, size_t len, bool log)
 {
 	int rc;
-	if (log && s->wal && (rc = cp__wal_begin(s)) != CP_OK)
+	/* The log first (it may apply updates of other processes), but not for
+	 * a key this handle does not have: that writes nothing. */
+	if (log && s->wal && cp__store_find(s, key, len) != CP_NO_ID &&
+	    (rc = cp__wal_begin(s)) != CP_OK)
 		return rc;
 	uint32_t h = str_hash(key, len), slot = 0;
 	uint32_t row = base_find(s, key, len, h);

@@ -1375,8 +1375,14 @@ static int compact(cp_store *s, int flags)
 	cps_ident next = w->snap;
 	next.generation++;
 	next.id = cp__io_random64();
-	if ((rc = cp__snapshot_write(s, w->path, flags, next.generation, next.id)) != CP_OK)
-		return rc; /* the old snapshot and its log stand */
+	if ((rc = cp__snapshot_write(s, w->path, flags, next.generation, next.id)) != CP_OK) {
+		/* Failed before the rename: the old snapshot and its log stand.
+		 * After it (the directory's fsync): the new snapshot is there, and
+		 * records written to the old log would be ignored: stop. */
+		if (!snapshot_unchanged(w))
+			w->broken = true;
+		return rc;
+	}
 	struct stat st;
 	if (stat(w->path, &st) != 0) {
 		w->broken = true;
