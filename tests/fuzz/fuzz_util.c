@@ -320,11 +320,22 @@ char *fz_store_csv(const cp_store *store, size_t *len)
 #define FZ_SLOTS 4
 static char scratch[FZ_SLOTS][4096];
 
+/* A scratch file and the update log an opened store may have written
+ * beside it (STORE-wal): a log left from one input would belong to another
+ * snapshot at the next, and open rightly refuses a foreign log. */
+static void remove_with_log(const char *path)
+{
+	char log[4096 + 8];
+	unlink(path);
+	snprintf(log, sizeof(log), "%s-wal", path);
+	unlink(log);
+}
+
 static void remove_scratch(void)
 {
 	for (int i = 0; i < FZ_SLOTS; i++)
 		if (scratch[i][0])
-			unlink(scratch[i]);
+			remove_with_log(scratch[i]);
 }
 
 const char *fz_scratch_path(int slot, const char *suffix)
@@ -347,6 +358,7 @@ const char *fz_scratch_path(int slot, const char *suffix)
 
 void fz_write_file(const char *path, const void *data, size_t len)
 {
+	remove_with_log(path);
 	FILE *f = fopen(path, "wb");
 	FZ_CHECK(f != NULL);
 	FZ_CHECK(fwrite(data, 1, len, f) == len);
