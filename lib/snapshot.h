@@ -1,6 +1,6 @@
 /*
- * snapshot.h — the .cps snapshot format (custprof-snapshot(5)), shared by
- * snapshot.c and the later read-only mapping of a snapshot.
+ * snapshot.h — the .cps snapshot format (custprof-snapshot(5)): written by
+ * snapshot.c, opened in place from a read-only mapping.
  *
  * A snapshot is an image of the store's arrays:
  *
@@ -10,9 +10,12 @@
  * Every section holds one array of struct cp_store verbatim, in the
  * machine's byte order (recorded in the header; another byte order is
  * refused), at an offset that is a multiple of 64, so the arrays can be
- * used in place from a mapping of the file.  Every byte is checked: the
- * header and table by the header CRC, each section by its CRC32, the
- * padding must be zero, and the file ends where the last section ends.
+ * used in place from a mapping of the file.  Every byte is covered by a
+ * check: the header and table by the header CRC, each section by its CRC32,
+ * the padding must be zero, and the file ends where the last section ends.
+ * Opening checks the header, the table, the padding and the schema section
+ * (work independent of the number of profiles); cp_snapshot_verify checks
+ * everything (custprof-snapshot(5), "Checks").
  *
  * The compressed form (CPS_FLAG_COMPRESSED) keeps the header as it is and
  * holds everything after it as one zlib stream with its own CRC32; it
@@ -54,7 +57,9 @@ enum cps_header_field {
 	CPS_H_STRING_COUNT = 72, /* u32 distinct strings of the string pool */
 	CPS_H_LIST_COUNT = 76,   /* u32 distinct item lists of the list pool */
 	CPS_H_LAYOUT_CRC = 80,   /* u32 CRC32 of the row layout (cps_layout_crc) */
-	CPS_H_RESERVED = 84,     /* zero up to the header CRC */
+	CPS_H_GENERATION = 84,   /* u64 generation: 1 + that of the snapshot it replaced */
+	CPS_H_SNAPSHOT_ID = 92,  /* u64 random identity, named by the log (custprof-wal(5)) */
+	CPS_H_RESERVED = 100,    /* zero up to the header CRC */
 	CPS_H_HEADER_CRC = 124   /* u32 CRC32 of the header and table, this field as 0 */
 };
 
@@ -83,12 +88,35 @@ enum cps_section_kind {
 #define CPS_HEADER_SIZE \
 	((CPS_FIXED_HEADER + CPS_SEC_COUNT * CPS_ENTRY_SIZE + CPS_ALIGN - 1) & ~(CPS_ALIGN - 1))
 
+/* What a log needs to know of the snapshot it applies to. */
+typedef struct cps_ident {
+	uint64_t generation;
+	uint64_t id;
+	uint32_t layout;   /* the row layout's CRC32 */
+	uint64_t dev, ino; /* the file opened */
+} cps_ident;
+
+/* The row layout's CRC32 (header field layout_crc). */
+uint32_t cp__snapshot_layout_crc(const cp_schema *schema);
+
 /*
- * Test hook: when > 0, counts down once per I/O step of cp_store_save
- * (each write, the fsyncs, the close, the rename); the step that brings it
- * to 0 fails as if the system call had failed with EIO.  Not thread-safe;
- * for the unit tests only.
+ * Write store to path atomically (temporary file, fsync, rename, fsync of
+ * the directory) with the given generation and id.  Failures are recorded
+ * on the store.
  */
-extern int cp__snapshot_fault_countdown;
+int cp__snapshot_write(cp_store *store, const char *path, int flags, uint64_t generation,
+                       uint64_t id);
+
+/*
+ * Open the snapshot at path: mapped (or inflated), with the cheap checks
+ * (or every check when verify is set), as a new store.  ident (if not NULL)
+ * gets its identity.  Problems go to diag, as errors naming path.
+ */
+int cp__snapshot_load(cp_store **out, const char *path, bool verify, cp_diag *diag,
+                      cps_ident *ident);
+
+/* The generation of the snapshot at path, from its header if it is one,
+ * else 0 (no diagnostics). */
+uint64_t cp__snapshot_generation(const char *path);
 
 #endif /* CP_SNAPSHOT_H */

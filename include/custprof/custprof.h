@@ -374,18 +374,73 @@ CP_API int cp_store_load_csv_memory(cp_store *store, const char *data, size_t le
 /*
  * Write the store to path atomically: a temporary file beside it, fsync,
  * rename.  A crash leaves the old file or the new one, never a torn one.
+ * Saving a store opened from path to path is cp_store_compact().
  */
 CP_API int cp_store_save(cp_store *store, const char *path, int flags);
 /*
- * Open a snapshot.  The header, the structure and the embedded schema are
- * checked; truncation or damage fails with CP_ECORRUPT and a message naming
- * the offset, added to diag.  Free with cp_store_free().
+ * Open a snapshot: mapped read-only and used in place (no parse, no copy),
+ * then the updates of its log (path + "-wal") replayed.  Opening checks
+ * the header, the structure and the embedded schema; a damaged or hostile
+ * file can make a lookup fail (CP_ECORRUPT) but never read outside the
+ * mapping.  Damage found fails with CP_ECORRUPT and a message naming the
+ * offset, added to diag; a torn last log record (a crash while it was
+ * written) is cut and reported as a warning.  The store may be updated: it
+ * logs every update (cp_store_set_sync).  Free with cp_store_free().
  */
 CP_API int cp_store_open(cp_store **out, const char *path, cp_diag *diag);
 /* Check every checksum of a snapshot file.  CP_OK, or CP_ECORRUPT with each
  * problem (section and offset) added to diag (CP_EVERSION, CP_ENOTFOUND or
  * CP_EIO when the file cannot be read as a snapshot at all). */
 CP_API int cp_snapshot_verify(const char *path, cp_diag *diag);
+
+/* Options of cp_store_open_ex (all off by default).  Free with
+ * cp_open_opts_free(). */
+typedef struct cp_open_opts cp_open_opts;
+CP_API int cp_open_opts_new(cp_open_opts **out);
+CP_API void cp_open_opts_free(cp_open_opts *opts);
+/* 1: never write a file (no update, no cut of a torn log tail). */
+CP_API int cp_open_opts_set_read_only(cp_open_opts *opts, int read_only);
+/* 1: open a store whose log is damaged before its end, dropping the log
+ * from the first damaged record on (each drop reported as a warning). */
+CP_API int cp_open_opts_set_repair(cp_open_opts *opts, int repair);
+/* 1: check every byte of the snapshot as cp_snapshot_verify does. */
+CP_API int cp_open_opts_set_verify(cp_open_opts *opts, int verify);
+/* The store's initial sync mode (see cp_store_set_sync). */
+CP_API int cp_open_opts_set_sync(cp_open_opts *opts, int mode, unsigned interval_ms);
+/* cp_store_open with options (opts may be NULL: the defaults). */
+CP_API int cp_store_open_ex(cp_store **out, const char *path, const cp_open_opts *opts,
+                            cp_diag *diag);
+
+/* When an update of an opened store is flushed to disk (cp_store_set_sync).
+ * Values are part of the ABI. */
+enum cp_sync_mode {
+	CP_SYNC_NONE = 0,     /* never: the operating system writes back */
+	CP_SYNC_INTERVAL = 1, /* at an update when interval_ms have passed since the last */
+	CP_SYNC_FULL = 2      /* at every update, before it returns (the default) */
+};
+/*
+ * Set the sync mode of a store opened from a file.  Every update is
+ * written to the log before it returns, so a crash of the process loses
+ * nothing in any mode; the mode says what a crash of the system may lose
+ * (custprof-wal(5)).  CP_EINVAL for an unknown mode; CP_OK and no effect
+ * for a store with no file.
+ */
+CP_API int cp_store_set_sync(cp_store *store, int mode, unsigned interval_ms);
+/* Flush the log to disk now.  CP_OK (also for a store with no file), or
+ * CP_EIO. */
+CP_API int cp_store_sync(cp_store *store);
+/*
+ * Write the store to its snapshot file (a new generation, atomically) and
+ * start an empty log for it.  CP_EMISUSE for a store with no file or one
+ * opened read-only.
+ */
+CP_API int cp_store_compact(cp_store *store);
+/*
+ * Apply the updates another process logged since the store was opened (or
+ * last refreshed).  CP_OK; CP_EMISUSE when the snapshot was replaced since
+ * (a compaction): open it again.
+ */
+CP_API int cp_store_refresh(cp_store *store);
 
 /* ------------------------------------------------------------------------
  * Rules (custprof-rules(5)): rule packs compiled into a ruleset, evaluated
