@@ -88,11 +88,11 @@ static int64_t months_between(int64_t d, const cp__ectx *cx)
 	return -whole_months(cx->asof_y, cx->asof_m, cx->asof_d, y, m, dd);
 }
 
-static bool item_has(const uint32_t *items, const char *strings, const char *s)
+static bool item_has(const uint32_t *items, const cp_spool *strings, const char *s)
 {
 	uint32_t n = items[0];
 	for (uint32_t i = 1; i <= n; i++)
-		if (strcmp(strings + items[i], s) == 0)
+		if (strcmp(cp__spool_get(strings, items[i]), s) == 0)
 			return true;
 	return false;
 }
@@ -605,7 +605,8 @@ int cp_result_new(cp_result **out, const cp_ruleset *rs)
 	r->rs = rs;
 	r->slots = cp__calloc((size_t)rs->prog.nslots + 1, sizeof(cp__slot));
 	r->applying = cp__calloc((size_t)rs->ntags + 1, sizeof(int));
-	if (!r->slots || !r->applying) {
+	r->rowbuf = cp__malloc(rs->schema->row_size);
+	if (!r->slots || !r->applying || !r->rowbuf) {
 		cp_result_free(r);
 		return CP_ENOMEM;
 	}
@@ -622,6 +623,7 @@ void cp_result_free(cp_result *r)
 		return;
 	cp__free(r->slots);
 	cp__free(r->applying);
+	cp__free(r->rowbuf);
 	cp__obj_fini(&r->obj);
 	cp__free(r);
 }
@@ -647,15 +649,15 @@ static void result_reset(cp_result *r)
 	r->napplying = -1;
 }
 
-int cp__result_eval_row(cp_result *r, const uint8_t *row, const cp_strpool *strings,
-                        const cp_listpool *lists, int as_of_yyyymm, bool full)
+int cp__result_eval_row(cp_result *r, const uint8_t *row, const cp_spool *strings,
+                        const cp_lpool *lists, int as_of_yyyymm, bool full)
 {
 	const cp_ruleset *rs = r->rs;
 	cp__ectx cx;
 	cx.row = row;
 	cx.row_size = rs->schema->row_size;
-	cx.strings = strings->bytes;
-	cx.lists = lists->items;
+	cx.strings = strings;
+	cx.lists = lists;
 	cx.has_as_of = true;
 	if (r->has_as_of) {
 		cx.as_of = r->as_of;
@@ -748,7 +750,7 @@ int cp__result_eval_view(cp_result *r, const cp_view *view, bool full)
 	if (rc != CP_OK)
 		return rc;
 	const cp_store *s = view->store;
-	return cp__result_eval_row(r, view->row, &s->strings, &s->lists, s->as_of, full);
+	return cp__result_eval_row(r, view->row, &s->strings, &s->lists, cp_store_as_of(s), full);
 }
 
 int cp_eval(cp_result *r, const cp_view *view)
@@ -764,17 +766,15 @@ int cp_eval_key(cp_result *r, const cp_store *store, const char *key)
 	int rc = check_store(r, store);
 	if (rc != CP_OK)
 		return rc;
-	size_t len = strlen(key);
-	char buf[256];
-	const char *why;
-	if (len >= sizeof(buf) ||
-	    cp__store_normalize_key(store->schema, key, len, buf, sizeof(buf), &why) != CP_OK)
-		return cp__fail(&r->obj, CP_ENOTFOUND, "no profile with this key (not a valid key)");
-	uint32_t row = cp__store_find(store, buf, strlen(buf));
-	if (row == CP_NO_ID)
-		return cp__fail(&r->obj, CP_ENOTFOUND, "no profile with this key");
-	return cp__result_eval_row(r, cp__store_row(store, row), &store->strings, &store->lists,
-	                           store->as_of, false);
+	char kbuf[CP_KEY_BUF];
+	const uint8_t *row;
+	rc = cp__store_lookup(store, key, strlen(key), kbuf, r->rowbuf, &row, NULL);
+	if (rc == CP_ECORRUPT)
+		return cp__fail(&r->obj, rc, "the profile of this key is damaged");
+	if (rc != CP_OK)
+		return cp__fail(&r->obj, rc, "no profile with this key");
+	return cp__result_eval_row(r, row, &store->strings, &store->lists, cp_store_as_of(store),
+	                           false);
 }
 
 int cp_result_tag(const cp_result *r, int tag)

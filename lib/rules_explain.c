@@ -50,7 +50,7 @@ static void quoted(cp_buf *b, const char *s)
 	cp__buf_putc(b, '\'');
 }
 
-static void format_one(cp_buf *b, const cp__slot *s, cp__type t, const char *strings)
+static void format_one(cp_buf *b, const cp__slot *s, cp__type t, const cp_spool *strings)
 {
 	char tmp[64];
 	if (s->null || t.base == B_NULL || t.base == B_ERR) {
@@ -96,7 +96,7 @@ static void format_one(cp_buf *b, const cp__slot *s, cp__type t, const char *str
 		for (uint32_t i = 1; i <= l[0]; i++) {
 			if (i > 1)
 				cp__buf_puts(b, ", ");
-			quoted(b, strings + l[i]);
+			quoted(b, cp__spool_get(strings, l[i]));
 		}
 		cp__buf_putc(b, t.base == B_SET ? '}' : ']');
 		break;
@@ -107,8 +107,8 @@ static void format_one(cp_buf *b, const cp__slot *s, cp__type t, const char *str
 	}
 }
 
-void cp__format_value(cp_buf *b, const cp__slot *s, cp__type t, const char *strings,
-                      const uint32_t *lists, bool personal)
+void cp__format_value(cp_buf *b, const cp__slot *s, cp__type t, const cp_spool *strings,
+                      const cp_lpool *lists, bool personal)
 {
 	(void)lists;
 	if (personal) {
