@@ -26,6 +26,8 @@ int cmd_gen(int argc, char **argv);
 int cmd_check(int argc, char **argv);   /* cmd_rules.c */
 int cmd_tag(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_stage(int argc, char **argv);   /* cmd_stage.c */
+int cmd_close_month(int argc, char **argv);
 
 /* ---- messages ---- */
 
@@ -101,9 +103,36 @@ int cli_diag_new(cp_diag **out);
 int cli_load_schema(const char *path, cp_schema **out);
 /* Open a snapshot, printing every diagnostic on failure. */
 int cli_open_store(const char *path, cp_store **out);
+/*
+ * Open a snapshot to update it and write the result to output (NULL: to
+ * path itself): an update of an opened store goes to its file and log, so
+ * when output names another file, path is copied there first and the copy
+ * is opened (path stays as it was).  Updates are logged without an
+ * fdatasync each: the command ends with cp_store_save(output), a
+ * compaction, which makes them durable.  CLI_GO or EXIT_ERROR.
+ */
+int cli_open_for_update(const char *cmd, const char *path, const char *output,
+                        cp_store **out);
+
+/*
+ * Compile the packs of --rules (the built-in ones when none is given) with
+ * --param NAME=VALUE overrides against schema (cmd_rules.c).  Errors and
+ * warnings are printed when the compile fails; warnings alone only with
+ * print_warnings.  CLI_GO or EXIT_ERROR.
+ */
+int cli_compile_rules(const char *cmd, const cp_schema *schema, const cli_list *files,
+                      const cli_list *params, int print_warnings, cp_ruleset **out);
+/* Open the store, compile the rules against its schema, and make a result
+ * and a view for them.  CLI_GO or EXIT_ERROR. */
+int cli_open_and_compile(const char *cmd, const char *path, const cli_list *files,
+                         const cli_list *params, cp_store **store, cp_ruleset **rs,
+                         cp_result **res, cp_view **view);
 
 /* ---- output ---- */
 
+/* A CSV field: quoted when it holds a comma, a quote or a line break
+ * (cmd_rules.c). */
+void cli_csv_field(FILE *out, const char *s);
 /* Size of a file in bytes, 0 if it cannot be read. */
 uint64_t cli_file_size(const char *path);
 /* Human-readable size: "812 B", "12.3 KiB", "1.4 GiB". */
