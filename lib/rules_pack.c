@@ -959,6 +959,9 @@ static void read_track(reader *r, yaml_node_t *m)
 	if (slot < 0)
 		return;
 	cp__track *t = &rs->tracks[slot];
+	/* a replaced track: its position maps go (the rest is in the arena) */
+	for (int i = 0; i < t->nrules; i++)
+		cp__yamlpos_free(t->rules[i].when.where.ypos);
 	memset(t, 0, sizeof(*t));
 	t->name = name;
 	t->pack = r->pack;
