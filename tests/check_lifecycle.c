@@ -337,6 +337,12 @@ static const struct {
 	{"6,6,6,5,5,5", "growth", 1},
 	{"6,6,6,6,6,6", "growth", 0},
 	{"6,6,6,5,5,5", "maturity", 0},
+	/* months without data before month 0 count as months without use (a
+	 * customer of two months) */
+	{"5,5,,,,", "acquisition", 1},
+	{"0,0,,,,", "prospect", 1},
+	{"0,,,5,5,5", "churned", 1},
+	{"5,,,,5,", "winback", 1},
 };
 
 START_TEST(test_default_tags)
