@@ -1030,8 +1030,8 @@ int cp_open_opts_set_sync(cp_open_opts *o, int mode, unsigned interval_ms)
 
 static int log_fail(cp_store *s, const char *what, int err)
 {
-	return cp__fail(&s->obj, CP_EIO, "cannot %s the log '%s': %s", what, s->wal->log,
-	                strerror(err));
+	return cp__fail(&s->obj, err == ENOMEM ? CP_ENOMEM : CP_EIO, "cannot %s the log '%s': %s",
+	                what, s->wal->log, strerror(err));
 }
 
 /* Write a fresh header (new salt) to the locked log fd: it is now the
