@@ -116,7 +116,15 @@ report verify "$secs" "$(mb_per_second "$snap" "$secs")" custprof verify store.c
 echo
 "$custprof" stats "$store"
 
-# 6. the durable store: zero-copy open of a snapshot, lookups, and updates
+# 6. the rule language on the loaded store (bench/bench_rules)
+if [ -x ./bench/bench_rules ]; then
+	echo
+	echo "--- bench/bench_rules store.cps"
+	./bench/bench_rules "$store"
+	echo "---"
+fi
+
+# 7. the durable store: zero-copy open of a snapshot, lookups, and updates
 #    through the log per sync mode (bench/bench_open, bench/bench_wal)
 for prog in ./bench/bench_open ./bench/bench_wal; do
 	if [ -x "$prog" ]; then

@@ -23,6 +23,9 @@ int cmd_stats(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_check(int argc, char **argv);   /* cmd_rules.c */
+int cmd_tag(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* ---- messages ---- */
 

@@ -18,6 +18,9 @@ static const struct {
 	{"verify", cmd_verify, "check every checksum of a snapshot"},
 	{"show", cmd_show, "one subscriber's profile as labelled text"},
 	{"gen", cmd_gen, "write synthetic subscribers as CSV"},
+	{"check", cmd_check, "compile rule packs and print every diagnostic"},
+	{"tag", cmd_tag, "the tags of one subscriber or of all"},
+	{"explain", cmd_explain, "why a tag applies, or how a track chose a stage"},
 };
 
 static void usage(FILE *out)

@@ -443,8 +443,230 @@ CP_API int cp_store_compact(cp_store *store);
 CP_API int cp_store_refresh(cp_store *store);
 
 /* ------------------------------------------------------------------------
- * Rules: see the next section (added by the rules module).
+ * Rules (custprof-rules(5)): rule packs compiled into a ruleset, evaluated
+ * for one profile at a time into a cp_result.
+ *
+ * A ruleset is immutable and may be shared by any number of threads; each
+ * thread evaluates into its own cp_result (its scratch space: evaluating
+ * allocates nothing).
  * ------------------------------------------------------------------------ */
+typedef struct cp_rules_opts cp_rules_opts;
+typedef struct cp_ruleset cp_ruleset;
+typedef struct cp_result cp_result;
+typedef struct cp_explain cp_explain;
+
+/* Lifecycle stages (DESIGN §6).  Values are part of the ABI: append only. */
+enum cp_stage {
+	CP_STAGE_UNKNOWN = 0,
+	CP_STAGE_PROSPECT = 1,
+	CP_STAGE_ACQUISITION = 2,
+	CP_STAGE_GROWTH = 3,
+	CP_STAGE_MATURITY = 4,
+	CP_STAGE_DECLINE = 5,
+	CP_STAGE_SILENT = 6,
+	CP_STAGE_CHURN_RISK = 7,
+	CP_STAGE_CHURNED = 8,
+	CP_STAGE_WINBACK = 9,
+	CP_STAGE_BAD_DEBT = 10
+};
+
+/* "churn_risk", ...; NULL for a value outside the enum.  Static storage. */
+CP_API const char *cp_stage_name(int stage);
+/* The stage called name (>= 0), or CP_ENOTFOUND. */
+CP_API int cp_stage_from_name(const char *name);
+
+/*
+ * Compile options: which packs, which parameter values.  Free with
+ * cp_rules_opts_free().  Failures leave a message in cp_errmsg(opts).
+ */
+CP_API int cp_rules_opts_new(cp_rules_opts **out);
+CP_API void cp_rules_opts_free(cp_rules_opts *opts);
+/* Add a rule pack file (read now: CP_EIO if it cannot be read). */
+CP_API int cp_rules_opts_add_file(cp_rules_opts *opts, const char *path);
+/* Add a rule pack from a buffer (copied); name labels diagnostics (may be NULL). */
+CP_API int cp_rules_opts_add_memory(cp_rules_opts *opts, const char *yaml, size_t len,
+                                    const char *name);
+/* Add the built-in default packs (custprof-rules(5), DESIGN §7.2, §7.3). */
+CP_API int cp_rules_opts_add_defaults(cp_rules_opts *opts);
+/*
+ * Override a parameter before compiling.  name is "pack.param" (one pack) or
+ * "param" (every pack that declares it).  value is a literal as written in a
+ * rule: 10, 2.5, -3, 'text', true, null, [1, 2]; any other text is taken as
+ * a string.  Both are copied.  An unknown name is a compile error.
+ */
+CP_API int cp_rules_opts_set_param(cp_rules_opts *opts, const char *name, const char *value);
+
+/*
+ * Compile every pack of opts (NULL: the built-in packs) against schema into
+ * one ruleset.  Every error and warning goes to diag (if not NULL) with its
+ * file, line and column; on failure *out is NULL and the status of the first
+ * error is returned.  The ruleset keeps its own reference to schema.  Free
+ * with cp_ruleset_free() (after every cp_result made from it).
+ */
+CP_API int cp_ruleset_compile(cp_ruleset **out, const cp_schema *schema,
+                              const cp_rules_opts *opts, cp_diag *diag);
+CP_API void cp_ruleset_free(cp_ruleset *rs);
+CP_API const cp_schema *cp_ruleset_schema(const cp_ruleset *rs);
+
+/*
+ * Introspection.  Indexes count from 0 in definition order (packs in the
+ * order they were added).  Out of range: NULL / -1.  Strings are owned by
+ * the ruleset.
+ */
+CP_API int cp_ruleset_pack_count(const cp_ruleset *rs);
+CP_API const char *cp_ruleset_pack_name(const cp_ruleset *rs, int pack);
+CP_API const char *cp_ruleset_pack_label(const cp_ruleset *rs, int pack);   /* "" if none */
+
+CP_API int cp_ruleset_tag_count(const cp_ruleset *rs);
+/* Index of the tag with this id ("gprs.heavy"), or CP_ENOTFOUND. */
+CP_API int cp_ruleset_tag_index(const cp_ruleset *rs, const char *id);
+CP_API const char *cp_ruleset_tag_id(const cp_ruleset *rs, int tag);
+CP_API const char *cp_ruleset_tag_label(const cp_ruleset *rs, int tag);       /* id if none */
+CP_API const char *cp_ruleset_tag_description(const cp_ruleset *rs, int tag); /* "" if none */
+/* The 'when' expression as written; "" for a group's otherwise tag without one. */
+CP_API const char *cp_ruleset_tag_expr(const cp_ruleset *rs, int tag);
+CP_API int cp_ruleset_tag_pack(const cp_ruleset *rs, int tag);
+/* The exclusive group the tag belongs to (as member or otherwise), or -1. */
+CP_API int cp_ruleset_tag_group(const cp_ruleset *rs, int tag);
+
+CP_API int cp_ruleset_group_count(const cp_ruleset *rs);
+CP_API int cp_ruleset_group_index(const cp_ruleset *rs, const char *id); /* or CP_ENOTFOUND */
+CP_API const char *cp_ruleset_group_id(const cp_ruleset *rs, int group);
+CP_API const char *cp_ruleset_group_label(const cp_ruleset *rs, int group); /* id if none */
+CP_API int cp_ruleset_group_member_count(const cp_ruleset *rs, int group);
+/* Tag index of member i, in priority order. */
+CP_API int cp_ruleset_group_member(const cp_ruleset *rs, int group, int i);
+/* Tag index of the otherwise tag, or -1 if the group has none. */
+CP_API int cp_ruleset_group_otherwise(const cp_ruleset *rs, int group);
+
+CP_API int cp_ruleset_metric_count(const cp_ruleset *rs);
+CP_API int cp_ruleset_metric_index(const cp_ruleset *rs, const char *id); /* or CP_ENOTFOUND */
+CP_API const char *cp_ruleset_metric_id(const cp_ruleset *rs, int metric);
+CP_API const char *cp_ruleset_metric_label(const cp_ruleset *rs, int metric); /* id if none */
+/* enum cp_type of the metric's value (an open enum is CP_TYPE_STRING); 0 if
+ * it is always null. */
+CP_API int cp_ruleset_metric_type(const cp_ruleset *rs, int metric);
+/* 0 for a single value, n for a window of n values. */
+CP_API int cp_ruleset_metric_window(const cp_ruleset *rs, int metric);
+
+CP_API int cp_ruleset_track_count(const cp_ruleset *rs);
+CP_API int cp_ruleset_track_index(const cp_ruleset *rs, const char *name); /* or CP_ENOTFOUND */
+CP_API const char *cp_ruleset_track_name(const cp_ruleset *rs, int track);
+CP_API const char *cp_ruleset_track_label(const cp_ruleset *rs, int track); /* name if none */
+CP_API int cp_ruleset_track_rule_count(const cp_ruleset *rs, int track);
+/* Rule i of a track, in order: its id ("crbt.churned" unless the pack names
+ * it), its stage (enum cp_stage) and its 'when' as written. */
+CP_API const char *cp_ruleset_track_rule_id(const cp_ruleset *rs, int track, int i);
+CP_API int cp_ruleset_track_rule_stage(const cp_ruleset *rs, int track, int i);
+CP_API const char *cp_ruleset_track_rule_expr(const cp_ruleset *rs, int track, int i);
+/* The stage given when no rule applies. */
+CP_API int cp_ruleset_track_otherwise(const cp_ruleset *rs, int track);
+
+/* The label of a stage given by the packs' stage_info ("潜在流失"), else its
+ * name; and the value drivers acting on it (DESIGN §6: "churn", ...).
+ * Out of range: NULL / -1. */
+CP_API const char *cp_ruleset_stage_label(const cp_ruleset *rs, int stage);
+CP_API int cp_ruleset_stage_driver_count(const cp_ruleset *rs, int stage);
+CP_API const char *cp_ruleset_stage_driver(const cp_ruleset *rs, int stage, int i);
+
+/* Parameters after overrides: "pack.name" and the value as a literal. */
+CP_API int cp_ruleset_param_count(const cp_ruleset *rs);
+CP_API const char *cp_ruleset_param_name(const cp_ruleset *rs, int param);
+CP_API const char *cp_ruleset_param_value(const cp_ruleset *rs, int param);
+
+/*
+ * Per-thread evaluation state, sized for rs.  Free with cp_result_free()
+ * before rs.
+ */
+CP_API int cp_result_new(cp_result **out, const cp_ruleset *rs);
+CP_API void cp_result_free(cp_result *res);
+/*
+ * The as-of date of months_since()/days_since().  By default it is the last
+ * day of the store's as-of month (null results when the store has none);
+ * cp_result_set_as_of fixes a full date instead, cp_result_clear_as_of
+ * goes back to the store's.
+ */
+CP_API int cp_result_set_as_of(cp_result *res, cp_date date);
+CP_API void cp_result_clear_as_of(cp_result *res);
+
+/*
+ * Evaluate every metric, tag and track for the profile view points at.
+ * CP_EINVAL for an empty view or a store whose schema does not match the
+ * ruleset's (message in cp_errmsg(res)).  Allocates nothing.
+ */
+CP_API int cp_eval(cp_result *res, const cp_view *view);
+/* The same for the profile with this key; CP_ENOTFOUND if there is none
+ * (the result is then empty: no tag applies). */
+CP_API int cp_eval_key(cp_result *res, const cp_store *store, const char *key);
+
+/* 1 if tag applies to the evaluated profile, else 0. */
+CP_API int cp_result_tag(const cp_result *res, int tag);
+/* The applying tags, in ruleset order: how many, and the tag index of the i-th. */
+CP_API int cp_result_tag_count(const cp_result *res);
+CP_API int cp_result_tag_at(const cp_result *res, int i);
+/* The stage of a track (enum cp_stage; -1 if out of range), and the rule
+ * that decided it: its index in the track, or -1 for the otherwise stage. */
+CP_API int cp_result_stage(const cp_result *res, int track);
+CP_API int cp_result_stage_rule(const cp_result *res, int track);
+/* Id of that rule; "<track>.otherwise" for the otherwise stage.  Owned by
+ * the ruleset. */
+CP_API const char *cp_result_stage_rule_id(const cp_result *res, int track);
+
+/* A metric's value.  is_null is 1 for null (or out of range).  int: bool,
+ * int, money (fen), date (days); float: any number (money in yuan).  For a
+ * window metric these read element 0; text gives the whole window. */
+CP_API int cp_result_metric_is_null(const cp_result *res, int metric);
+CP_API int64_t cp_result_metric_int(const cp_result *res, int metric);
+CP_API double cp_result_metric_float(const cp_result *res, int metric);
+/* Text form ("12.50", "2026-10-31", "'gotone'", "[1, null, 3]", "null") into
+ * buf, as snprintf: returns the length the full text needs, or a negative
+ * CP_E* code. */
+CP_API int cp_result_metric_text(const cp_result *res, int metric, char *buf, size_t size);
+
+/*
+ * Explain (DESIGN §5.4): evaluate view into res and describe why a tag
+ * applies or not (or how a track decided): a tree of nodes, node 0 the tag
+ * or track, then every sub-expression with its source text and value, in
+ * pre-order.  Free with cp_explain_free().  The values of personal fields
+ * show as "(personal)".
+ */
+CP_API int cp_explain_tag(cp_explain **out, cp_result *res, const cp_view *view, int tag);
+CP_API int cp_explain_track(cp_explain **out, cp_result *res, const cp_view *view, int track);
+CP_API void cp_explain_free(cp_explain *ex);
+/* The tree as indented text, as in DESIGN §5.4.  Owned by ex. */
+CP_API const char *cp_explain_text(const cp_explain *ex);
+
+/* Kinds of explain nodes.  Values are part of the ABI: append only. */
+enum cp_explain_kind {
+	CP_EXPLAIN_TAG = 1,      /* node 0 of cp_explain_tag */
+	CP_EXPLAIN_TRACK = 2,    /* node 0 of cp_explain_track */
+	CP_EXPLAIN_RULE = 3,     /* one rule (stage, when) of a track */
+	CP_EXPLAIN_LOGIC = 4,    /* and, or, not */
+	CP_EXPLAIN_COMPARE = 5,  /* == != < <= > >=, in, not in, between */
+	CP_EXPLAIN_CALL = 6,     /* a function */
+	CP_EXPLAIN_ARITH = 7,    /* + - * / %, unary - */
+	CP_EXPLAIN_FIELD = 8,    /* a field, a month or a window of one */
+	CP_EXPLAIN_METRIC = 9,   /* a metric by name */
+	CP_EXPLAIN_CONST = 10,   /* a literal or a $parameter */
+	CP_EXPLAIN_LIST = 11     /* [a, b] */
+};
+
+CP_API int cp_explain_node_count(const cp_explain *ex);
+/* Parent index (-1 for node 0) and depth (0 for node 0). */
+CP_API int cp_explain_node_parent(const cp_explain *ex, int node);
+CP_API int cp_explain_node_depth(const cp_explain *ex, int node);
+CP_API int cp_explain_node_kind(const cp_explain *ex, int node);   /* enum cp_explain_kind */
+/* Source text ("all(web_sessions[0..5] > $heavy_sessions)"); for node 0 the
+ * tag id or track name; for a rule its id. */
+CP_API const char *cp_explain_node_text(const cp_explain *ex, int node);
+/* The value as text: "true", "false", "null", "14", "2.5", "20.00",
+ * "'gotone'", "[14, 12, null]", "churned" (a stage). */
+CP_API const char *cp_explain_node_value(const cp_explain *ex, int node);
+/* 1 true, 0 false, -1 null, -2 not a true/false value. */
+CP_API int cp_explain_node_truth(const cp_explain *ex, int node);
+/* A remark on node 0 or a rule ("gprs.silent applies first in group
+ * gprs.attr"), or "". */
+CP_API const char *cp_explain_node_note(const cp_explain *ex, int node);
 
 #ifdef __cplusplus
 }
