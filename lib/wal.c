@@ -1558,10 +1558,15 @@ int cp_store_refresh(cp_store *s)
 			scan(s, &rd, w->salt, w->end ? w->end : CPW_HEADER_SIZE, &res);
 			cp__free(rd.buf);
 			w->end = res.at;
-			/* a bad record may be one being written: the next refresh sees */
+			/* A record that does not check may be one being written: the
+			 * next refresh sees.  One whose CRC checks but whose content
+			 * does not is damage. */
 			if (res.end == SCAN_ERROR)
 				rc = cp__fail(&s->obj, res.rc, "cannot read the log '%s' at offset %llu: %s",
 				              w->log, (unsigned long long)res.at, res.why);
+			else if (res.end == SCAN_DAMAGED && !res.next_valid)
+				rc = cp__fail(&s->obj, CP_ECORRUPT, "the log '%s' is damaged at offset "
+				              "%llu: %s", w->log, (unsigned long long)res.at, res.why);
 		}
 	}
 	close(fd);
