@@ -217,15 +217,21 @@ ssize_t cp__io_pread_all(int fd, void *buf, size_t n, uint64_t off)
 
 int cp__io_sync_dir(const char *path)
 {
+	/* no allocation for a usual path: this runs after a rename, where
+	 * running out of memory would leave the outcome in doubt */
+	char stack[1024];
 	const char *slash = strrchr(path, '/');
-	char *dir = !slash ? cp__strdup(".")
-	          : cp__strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+	char *dir = n < sizeof(stack) ? stack : cp__malloc(n + 1);
 	if (!dir) {
 		errno = ENOMEM;
 		return -1;
 	}
+	memcpy(dir, slash ? path : ".", n);
+	dir[n] = '\0';
 	int fd = cp__io_open(dir, O_RDONLY | O_DIRECTORY, 0);
-	cp__free(dir);
+	if (dir != stack)
+		cp__free(dir);
 	if (fd < 0)
 		return -1;
 	int rc = cp__io_fsync(fd);

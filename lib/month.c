@@ -166,7 +166,7 @@ static int record_stages(cp_store *s, const cp_ruleset *rs, cp__close **out)
 			              "profiles");
 			goto out;
 		}
-		cp__result_eval_row(res, row, &s->strings, &s->lists, cp_store_as_of(s), false);
+		cp__result_eval_row(res, row, s, cp_store_as_of(s), false);
 		order[n].key = cp__row_key_id(sc, row);
 		order[n].entry = n;
 		for (size_t t = 0; t < nt; t++)

@@ -288,8 +288,7 @@ typedef struct cp__prog {
 /* What an evaluation reads. */
 typedef struct cp__ectx {
 	const uint8_t *row;
-	const cp_spool *strings;  /* the store's pools: ids of the row resolve here */
-	const cp_lpool *lists;
+	const cp_store *store;    /* resolves string and item-list ids (cp__store_str) */
 	int64_t as_of;            /* as-of day ... */
 	int asof_y, asof_m, asof_d; /* ... as a calendar date */
 	bool has_as_of;
@@ -519,9 +518,9 @@ struct cp_result {
 	int civil[3];      /* ... to year, month, day (civil_valid) */
 	bool civil_valid;
 	bool evaluated;
-	const cp_spool *cx_strings;  /* pools of the last evaluation (for text) */
-	const cp_lpool *cx_lists;
-	uint8_t *rowbuf;             /* cp_eval_key: a copy of an overlay row (row_size) */
+	const cp_store *cx_store;    /* the store of the last evaluation (for text) */
+	uint8_t *rowbuf;             /* cp_eval_key: a copy of the row looked up */
+	size_t rowbuf_size;
 	bool has_as_of;    /* set by cp_result_set_as_of */
 	cp_date as_of;
 	/* schema compatibility, checked once per schema seen */
@@ -530,8 +529,8 @@ struct cp_result {
 
 /* Evaluate one row: the fast program, or (full) the whole one, which leaves
  * every node's value for explain. */
-int cp__result_eval_row(cp_result *res, const uint8_t *row, const cp_spool *strings,
-                        const cp_lpool *lists, int as_of_yyyymm, bool full);
+int cp__result_eval_row(cp_result *res, const uint8_t *row, const cp_store *store,
+                        int as_of_yyyymm, bool full);
 int cp__result_eval_view(cp_result *res, const cp_view *view, bool full);
 /* 1 if rows of schema a can be read with a program compiled for b. */
 bool cp__schema_compatible(const cp_schema *a, const cp_schema *b);
@@ -542,7 +541,7 @@ void cp__format_float(char *buf, size_t size, double v);
 
 /* Text form of the value at slots[0..n) of type t (n = 0: scalar).  personal:
  * "(personal)".  Appends to b. */
-void cp__format_value(cp_buf *b, const cp__slot *s, cp__type t, const cp_spool *strings,
-                      const cp_lpool *lists, bool personal);
+void cp__format_value(cp_buf *b, const cp__slot *s, cp__type t, const cp_store *store,
+                      bool personal);
 
 #endif /* CP_RULES_H */

@@ -552,17 +552,26 @@ static size_t lpool_memory(const cp_lpool *p)
  * ========================================================================= */
 
 /*
- * Layout of the atomic accesses to a row, the same for every access to a
- * location: the header and bytes 4..7 as 32-bit words, the rest (from 8, a
- * multiple of 8) as 64-bit words.
+ * The sequence lock, as C11 atomics (Boehm, "Can seqlocks get along with
+ * programming language memory models?", 2012): the writer marks the
+ * header busy (relaxed), stores the cells with release stores (so none can
+ * be seen before the busy mark), then stores the new version (release).
+ * The reader loads the header (acquire), the cells with acquire loads (so
+ * the second load of the header cannot come before them), then the header
+ * again; equal and not busy means no write overlapped.  No fence is needed,
+ * which ThreadSanitizer models exactly; on x86 every one of these is a
+ * plain move.
+ *
+ * Every access to a location has the same size: the header and bytes 4..7
+ * as 32-bit words, the rest (from 8, a multiple of 8) as 64-bit words.
  */
 static void row_load(uint8_t *dst, const uint8_t *src, size_t rs)
 {
-	uint32_t w = __atomic_load_n((const uint32_t *)(const void *)(src + 4), __ATOMIC_RELAXED);
+	uint32_t w = __atomic_load_n((const uint32_t *)(const void *)(src + 4), __ATOMIC_ACQUIRE);
 	memcpy(dst + 4, &w, sizeof(w));
 	for (size_t off = 8; off < rs; off += 8) {
 		uint64_t v = __atomic_load_n((const uint64_t *)(const void *)(src + off),
-		                             __ATOMIC_RELAXED);
+		                             __ATOMIC_ACQUIRE);
 		memcpy(dst + off, &v, sizeof(v));
 	}
 }
@@ -571,11 +580,11 @@ static void row_store(uint8_t *dst, const uint8_t *src, size_t rs)
 {
 	uint32_t w;
 	memcpy(&w, src + 4, sizeof(w));
-	__atomic_store_n((uint32_t *)(void *)(dst + 4), w, __ATOMIC_RELAXED);
+	__atomic_store_n((uint32_t *)(void *)(dst + 4), w, __ATOMIC_RELEASE);
 	for (size_t off = 8; off < rs; off += 8) {
 		uint64_t v;
 		memcpy(&v, src + off, sizeof(v));
-		__atomic_store_n((uint64_t *)(void *)(dst + off), v, __ATOMIC_RELAXED);
+		__atomic_store_n((uint64_t *)(void *)(dst + off), v, __ATOMIC_RELEASE);
 	}
 }
 
@@ -595,7 +604,6 @@ static void row_copy(uint8_t *dst, const uint8_t *src, size_t rs)
 			continue;
 		}
 		row_load(dst, src, rs);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (cp__ld32(header_of(src)) == h1) {
 			uint32_t h = h1 & CP_ROW_LIVE;
 			memcpy(dst, &h, sizeof(h));
@@ -615,8 +623,7 @@ static uint32_t row_key(const cp_schema *sc, const uint8_t *src, bool *live)
 			cpu_relax();
 			continue;
 		}
-		uint64_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		uint64_t w = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 		if (cp__ld32(header_of(src)) == h1) {
 			uint32_t id;
 			memcpy(&id, (const uint8_t *)&w + (off & 7u), sizeof(id));
@@ -632,19 +639,17 @@ static void row_write(uint8_t *dst, const uint8_t *src, size_t rs, bool live)
 	uint32_t *hp = header_of(dst);
 	uint32_t h = cp__ld32(hp);
 	cp__st32(hp, h | CP_ROW_BUSY);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	row_store(dst, src, rs);
 	cp__st32_rel(hp, ((h & ~(CP_ROW_BUSY | CP_ROW_LIVE)) + CP_ROW_VERSION) |
 	                 (live ? CP_ROW_LIVE : 0));
 }
 
-/* Writer: mark a shared row deleted, keeping its cells (and so its key). */
+/* Writer: mark a shared row deleted, keeping its cells (and so its key):
+ * only the header changes, in one store. */
 static void row_kill(uint8_t *dst)
 {
 	uint32_t *hp = header_of(dst);
 	uint32_t h = cp__ld32(hp);
-	cp__st32(hp, h | CP_ROW_BUSY);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
 	cp__st32_rel(hp, (h & ~(CP_ROW_BUSY | CP_ROW_LIVE)) + CP_ROW_VERSION);
 }
 

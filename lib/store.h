@@ -28,8 +28,8 @@
  *     a reader reaches them only through a row published after them.
  *   - A row is updated in place under a per-row sequence lock kept in its
  *     4-byte header: the writer marks the row busy, writes the cells with
- *     relaxed atomic stores, and bumps the version (release).  A reader
- *     copies the row with relaxed atomic loads between two loads of the
+ *     atomic release stores, and bumps the version (release).  A reader
+ *     copies the row with atomic acquire loads between two loads of the
  *     header and retries if a write overlapped, so a view always holds a
  *     whole profile (one version of it), never half of one.  Copy-on-write
  *     rows would have needed safe reclamation of every old version; the

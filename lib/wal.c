@@ -33,9 +33,12 @@
 #include "io.h"
 #include "snapshot.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -1027,8 +1030,8 @@ int cp_open_opts_set_sync(cp_open_opts *o, int mode, unsigned interval_ms)
 
 static int log_fail(cp_store *s, const char *what, int err)
 {
-	return cp__fail(&s->obj, CP_EIO, "cannot %s the log '%s': %s", what, s->wal->log,
-	                strerror(err));
+	return cp__fail(&s->obj, err == ENOMEM ? CP_ENOMEM : CP_EIO, "cannot %s the log '%s': %s",
+	                what, s->wal->log, strerror(err));
 }
 
 /* Write a fresh header (new salt) to the locked log fd: it is now the
@@ -1051,6 +1054,50 @@ static int start_log(cp_store *s, int fd)
 	w->salt = salt;
 	w->end = CPW_HEADER_SIZE;
 	return CP_OK;
+}
+
+/*
+ * Temporary files that saves killed half way left beside the store
+ * (PATH.tmp.PID.N, PATH-wal.tmp.PID.N) whose process is gone: removed by
+ * the writer, which holds the lock.  A file of a live process, or of one
+ * whose pid was reused, stays.
+ */
+static void remove_stale_temps(const cp_wal *w)
+{
+	const char *slash = strrchr(w->path, '/');
+	const char *base = slash ? slash + 1 : w->path;
+	size_t blen = strlen(base);
+	char *dirname = slash ? cp__strndup(w->path, slash == w->path ? 1 :
+	                                    (size_t)(slash - w->path)) : cp__strdup(".");
+	DIR *d = dirname ? opendir(dirname) : NULL;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		const char *n = e->d_name, *rest;
+		if (strncmp(n, base, blen) != 0)
+			continue;
+		rest = n + blen;
+		if (strncmp(rest, "-wal", 4) == 0)
+			rest += 4;
+		if (strncmp(rest, ".tmp.", 5) != 0)
+			continue;
+		char *end;
+		long pid = strtol(rest + 5, &end, 10);
+		if (pid <= 0 || *end != '.' || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		size_t dl = strlen(dirname), nl = strlen(n);
+		char *full = cp__malloc(dl + nl + 2);
+		if (!full)
+			break;
+		memcpy(full, dirname, dl);
+		full[dl] = '/';
+		memcpy(full + dl + 1, n, nl + 1);
+		unlink(full);
+		cp__free(full);
+	}
+	if (d)
+		closedir(d);
+	cp__free(dirname);
 }
 
 /* Catch up with records appended by another process since the store read
@@ -1150,6 +1197,7 @@ static int begin_write(cp_store *s)
 		w->log_ino = (uint64_t)st.st_ino;
 		w->fd = fd;
 		w->dirty = false;
+		remove_stale_temps(w);
 		return CP_OK;
 	}
 	return cp__fail(&s->obj, CP_EIO, "the log '%s' keeps being replaced", w->log);
@@ -1515,10 +1563,15 @@ int cp_store_refresh(cp_store *s)
 			scan(s, &rd, w->salt, w->end ? w->end : CPW_HEADER_SIZE, &res);
 			cp__free(rd.buf);
 			w->end = res.at;
-			/* a bad record may be one being written: the next refresh sees */
+			/* A record that does not check may be one being written: the
+			 * next refresh sees.  One whose CRC checks but whose content
+			 * does not is damage. */
 			if (res.end == SCAN_ERROR)
 				rc = cp__fail(&s->obj, res.rc, "cannot read the log '%s' at offset %llu: %s",
 				              w->log, (unsigned long long)res.at, res.why);
+			else if (res.end == SCAN_DAMAGED && !res.next_valid)
+				rc = cp__fail(&s->obj, CP_ECORRUPT, "the log '%s' is damaged at offset "
+				              "%llu: %s", w->log, (unsigned long long)res.at, res.why);
 		}
 	}
 	close(fd);

@@ -16,8 +16,9 @@
  *  - No varargs, no struct by value, no callback is ever required.
  *
  * Thread safety: a cp_schema and a compiled ruleset are immutable and may be
- * shared by any number of threads.  Other handles are used by one thread at a
- * time unless their documentation says otherwise.
+ * shared by any number of threads.  Any number of threads may read a
+ * cp_store while one thread updates it (see "Store" below).  Other handles
+ * are used by one thread at a time unless their documentation says otherwise.
  */
 #ifndef CUSTPROF_H
 #define CUSTPROF_H
@@ -232,6 +233,13 @@ CP_API int cp_profile_set_text(cp_profile *p, int field, int month, const char *
 
 /* ------------------------------------------------------------------------
  * Store: profiles keyed by the schema's key field.
+ *
+ * Thread safety (cp_store_new(3)): any number of threads may read a store
+ * (cp_store_get, views, iterators, cp_store_foreach, cp_store_count,
+ * cp_store_as_of, evaluation), each with its own views, iterators and
+ * results, while one thread updates it (put, delete, set_as_of, load_csv,
+ * save, compact, refresh, set_sync, sync, memory_bytes, index_bytes).  No
+ * lock is taken on the read path, and a reader never sees half an update.
  * ------------------------------------------------------------------------ */
 typedef struct cp_store cp_store;
 typedef struct cp_view cp_view;
@@ -252,7 +260,8 @@ CP_API int cp_store_as_of(const cp_store *store);
 /*
  * Insert or replace the profile with the draft's key (the key field must be
  * set).  Returns CP_OK; *replaced (if not NULL) is set to 1 when a profile
- * with that key existed.  The draft is not modified.
+ * with that key existed.  The draft is not modified.  A store opened from a
+ * file logs the update before it returns (cp_store_set_sync).
  */
 CP_API int cp_store_put(cp_store *store, const cp_profile *profile, int *replaced);
 /* Remove the profile with this key (normalized as the key field says).
@@ -265,15 +274,18 @@ CP_API size_t cp_store_memory_bytes(const cp_store *store);  /* everything the s
 CP_API size_t cp_store_index_bytes(const cp_store *store);   /* the key index alone */
 
 /* ------------------------------------------------------------------------
- * Views: read access to one profile.  A view is reused across lookups;
- * it stays valid until the next lookup into it or until the store changes.
+ * Views: read access to one profile.  A view is reused across lookups; it
+ * holds one whole version of the profile it shows, unchanged until the
+ * next lookup into it, whatever a writer does meanwhile.  One thread uses
+ * a view at a time.
  * ------------------------------------------------------------------------ */
 
 /* Free with cp_view_free(). */
 CP_API int cp_view_new(cp_view **out, const cp_store *store);
 CP_API void cp_view_free(cp_view *view);
 /* Point the view at the profile with this key (normalized).  CP_ENOTFOUND
- * if there is none (the view is then empty). */
+ * if there is none (the view is then empty); CP_ECORRUPT if its row is
+ * damaged in the snapshot the store was opened from. */
 CP_API int cp_store_get(const cp_store *store, const char *key, cp_view *view);
 
 /*
