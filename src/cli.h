@@ -114,25 +114,8 @@ int cli_open_store(const char *path, cp_store **out);
 int cli_open_for_update(const char *cmd, const char *path, const char *output,
                         cp_store **out);
 
-/*
- * Compile the packs of --rules (the built-in ones when none is given) with
- * --param NAME=VALUE overrides against schema (cmd_rules.c).  Errors and
- * warnings are printed when the compile fails; warnings alone only with
- * print_warnings.  CLI_GO or EXIT_ERROR.
- */
-int cli_compile_rules(const char *cmd, const cp_schema *schema, const cli_list *files,
-                      const cli_list *params, int print_warnings, cp_ruleset **out);
-/* Open the store, compile the rules against its schema, and make a result
- * and a view for them.  CLI_GO or EXIT_ERROR. */
-int cli_open_and_compile(const char *cmd, const char *path, const cli_list *files,
-                         const cli_list *params, cp_store **store, cp_ruleset **rs,
-                         cp_result **res, cp_view **view);
-
 /* ---- output ---- */
 
-/* A CSV field: quoted when it holds a comma, a quote or a line break
- * (cmd_rules.c). */
-void cli_csv_field(FILE *out, const char *s);
 /* Size of a file in bytes, 0 if it cannot be read. */
 uint64_t cli_file_size(const char *path);
 /* Human-readable size: "812 B", "12.3 KiB", "1.4 GiB". */
@@ -143,6 +126,9 @@ const char *cli_format_month(int yyyymm, char *buf, size_t size);
 size_t cli_display_width(const char *utf8);
 /* Print s then spaces up to width columns (at least one space). */
 void cli_print_padded(FILE *out, const char *s, size_t width);
+/* A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
+ * break, quotes doubled. */
+void cli_csv_field(FILE *out, const char *s);
 
 /*
  * A progress line on stderr, only when stderr is a terminal: rewritten in
@@ -164,5 +150,16 @@ void cli_progress_show(cli_progress *p, const char *text);
 void cli_progress_end(cli_progress *p);
 /* Monotonic clock in seconds. */
 double cli_now(void);
+
+/* ---- rules and batch work ---- */
+
+/*
+ * Compile the packs (the built-in ones when files is empty) with --param
+ * NAME=VALUE overrides against schema (cmd_rules.c).  Errors and warnings
+ * are printed when the compile fails; warnings alone only with
+ * print_warnings.  CLI_GO or EXIT_ERROR.
+ */
+int cli_compile_rules(const char *cmd, const cp_schema *schema, const cli_list *files,
+                      const cli_list *params, int print_warnings, cp_ruleset **out);
 
 #endif

@@ -11,6 +11,7 @@
 
 /* ---- shared: compiling the rules of a command ---- */
 
+/* (cli.h) */
 int cli_compile_rules(const char *cmd, const cp_schema *schema, const cli_list *files,
                       const cli_list *params, int print_warnings, cp_ruleset **out)
 {
@@ -132,21 +133,6 @@ static const char tag_help[] =
 	"  -h, --help            show this help\n";
 
 enum { FMT_TEXT, FMT_CSV, FMT_JSON };
-
-void cli_csv_field(FILE *out, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
 
 static void json_string(FILE *out, const char *s)
 {
@@ -275,9 +261,10 @@ static int tag_all(const cp_store *store, const cp_ruleset *rs, cp_result *res, 
 	return EXIT_OK;
 }
 
-int cli_open_and_compile(const char *cmd, const char *path, const cli_list *files,
-                         const cli_list *params, cp_store **store, cp_ruleset **rs,
-                         cp_result **res, cp_view **view)
+/* Open the store and compile the rules against its schema. */
+static int open_and_compile(const char *cmd, const char *path, const cli_list *files,
+                            const cli_list *params, cp_store **store, cp_ruleset **rs,
+                            cp_result **res, cp_view **view)
 {
 	int rc = cli_open_store(path, store);
 	if (rc != CLI_GO)
@@ -321,7 +308,7 @@ int cmd_tag(int argc, char **argv)
 		rc = EXIT_ERROR;
 		goto out;
 	}
-	if ((rc = cli_open_and_compile("tag", operands.items[0], &files, &params, &store, &rs, &res,
+	if ((rc = open_and_compile("tag", operands.items[0], &files, &params, &store, &rs, &res,
 	                           &view)) != CLI_GO)
 		goto out;
 	if (all) {
@@ -399,7 +386,7 @@ int cmd_explain(int argc, char **argv)
 		rc = EXIT_ERROR;
 		goto out;
 	}
-	if ((rc = cli_open_and_compile("explain", operands.items[0], &files, &params, &store, &rs,
+	if ((rc = open_and_compile("explain", operands.items[0], &files, &params, &store, &rs,
 	                           &res, &view)) != CLI_GO)
 		goto out;
 	int index = tag ? cp_ruleset_tag_index(rs, tag) : cp_ruleset_track_index(rs, track);

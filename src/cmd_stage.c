@@ -339,10 +339,16 @@ int cmd_stage(int argc, char **argv)
 		cli_error("stage: --list goes with --all --transitions");
 		goto out;
 	}
-	if ((rc = cli_open_and_compile("stage", operands.items[0], &files, &params, &store, &rs,
-	                               &j.res, &j.view)) != CLI_GO ||
+	if ((rc = cli_open_store(operands.items[0], &store)) != CLI_GO ||
+	    (rc = cli_compile_rules("stage", cp_store_schema(store), &files, &params, 0, &rs)) !=
+	        CLI_GO ||
 	    (rc = pick_track(rs, track, &j.only)) != CLI_GO)
 		goto out;
+	if (cp_result_new(&j.res, rs) != CP_OK || cp_view_new(&j.view, store) != CP_OK) {
+		cli_error("out of memory");
+		rc = EXIT_ERROR;
+		goto out;
+	}
 	j.store = store;
 	j.rs = rs;
 	j.transitions = transitions;
