@@ -130,7 +130,14 @@ static void print_one(const cp_store *store, const cp_ruleset *rs, const cp_resu
 		cli_print_padded(stdout, stage_text(rs, stage, 0, b, sizeof(b)), 22);
 		cli_print_padded(stdout, rule, 24);
 		printf("%s\n", drivers_text(rs, stage, 0, d, sizeof(d)));
-		if (!transitions && was != CP_STAGE_NONE && was != stage)
+		if (transitions)
+			continue;
+		/* the reason in words, as the pack gives it */
+		int r = cp_result_stage_rule(res, t);
+		const char *why = r >= 0 ? cp_ruleset_track_rule_description(rs, t, r) : "";
+		if (*why)
+			printf("  %12s%s\n", "", why);
+		if (was != CP_STAGE_NONE && was != stage)
 			printf("  %12s(at the close of %s: %s)\n", "", closed,
 			       stage_text(rs, was, 1, a, sizeof(a)));
 	}
@@ -269,8 +276,9 @@ static const char stage_usage[] =
 static const char stage_help[] =
 	"Print the lifecycle stage of a subscriber (--msisdn) or of every one\n"
 	"(--all) on every track of the rules (or --track T), with the rule that\n"
-	"decided it and the value drivers of the stage.  csv: a header\n"
-	"'msisdn,track,stage,rule' and one row per subscriber and track.\n"
+	"decided it (for one subscriber, also its definition in words) and the\n"
+	"value drivers of the stage.  csv: a header 'msisdn,track,stage,rule' and\n"
+	"one row per subscriber and track.\n"
 	"\n"
 	"--transitions compares with the stages recorded at the last month close\n"
 	"(custprof close-month): for --msisdn, the subscriber's stage then and now\n"
