@@ -879,7 +879,7 @@ static char *history_text(const cp_store *st)
 		/* entries sorted by key for a stable text */
 		size_t n = cp_store_stage_history_size(st, c);
 		for (int pass = 0; pass < 10; pass++) {
-			char key[8];
+			char key[16];
 			snprintf(key, sizeof(key), "k%d", pass);
 			for (size_t e = 0; e < n; e++) {
 				if (strcmp(cp_store_stage_history_key(st, c, e), key) != 0)
