@@ -80,6 +80,7 @@ run 0 stats-oct "$CUSTPROF" stats oct.cps
 grep -q 'as of *2026-10' stats-oct.out && ok || fail "oct.cps changed by close-month -o"
 run 0 stats-closed "$CUSTPROF" stats closed.cps
 grep -q 'as of *2026-11' stats-closed.out && ok || fail "closed.cps is not as of 2026-11"
+grep -q '^month closes  1: 2026-10$' stats-closed.out && ok || fail "stats shows no month close"
 # month 0 is empty now, October is month 1
 run 0 show-closed "$CUSTPROF" show closed.cps --msisdn 13800000002
 grep -q 'ARPU' show-closed.out && ok || fail "show closed.cps"
