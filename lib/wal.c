@@ -795,7 +795,7 @@ static int replay(cp_store *s, cp_diag *diag, bool *moved)
 		*moved = true;
 		goto out;
 	}
-	log_header lh;
+	log_header lh = {0};
 	const char *why;
 	switch (classify(w, s, h, (uint64_t)got < rd.size ? (uint64_t)got : rd.size, &lh, &why)) {
 	case LOG_STALE:
@@ -1169,7 +1169,7 @@ static int begin_write(cp_store *s)
 			close(fd);
 			return log_fail(s, "read", err);
 		}
-		log_header lh;
+		log_header lh = {0};
 		const char *why;
 		int kind = classify(w, s, h, (uint64_t)got, &lh, &why);
 		int rc;
@@ -1506,7 +1506,7 @@ int cp_store_save(cp_store *s, const char *path, int flags)
 	int rc = CP_OK;
 	if (lfd >= 0) {
 		uint8_t h[CPW_HEADER_SIZE];
-		log_header lh;
+		log_header lh = {0};
 		if (flock(lfd, LOCK_EX | LOCK_NB) != 0)
 			rc = cp__fail(&s->obj, CP_EMISUSE, "cannot save '%s': another process is "
 			              "updating it (its log is locked)", path);
@@ -1544,7 +1544,7 @@ int cp_store_refresh(cp_store *s)
 	}
 	struct stat st;
 	uint8_t h[CPW_HEADER_SIZE];
-	log_header lh;
+	log_header lh = {0};
 	const char *why;
 	int rc = CP_OK;
 	ssize_t got = fstat(fd, &st) == 0 ? cp__io_pread_all(fd, h, sizeof(h), 0) : -1;
@@ -1591,7 +1591,7 @@ int cp__wal_replay_memory(cp_store *s, const uint8_t *data, size_t len, size_t *
 		if (rc != CP_OK)
 			return rc;
 	}
-	log_header lh;
+	log_header lh = {0};
 	const char *why;
 	if (len < CPW_HEADER_SIZE || (why = parse_header(data, &lh)))
 		return cp__fail(&s->obj, CP_ECORRUPT, "not a log: %s",

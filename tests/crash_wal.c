@@ -60,6 +60,13 @@ typedef struct model {
 static char path[4096];
 static cp_schema *schema;
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+static void die(const char *fmt, ...) PRINTF_LIKE(1, 2);
 static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -101,6 +108,7 @@ static int put(cp_store *s, cp_profile *p, int k, long seq)
 
 /* ---- the child ---- */
 
+static void say(int fd, const char *fmt, ...) PRINTF_LIKE(2, 3);
 static void say(int fd, const char *fmt, ...)
 {
 	char line[128];

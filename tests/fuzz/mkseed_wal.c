@@ -79,9 +79,9 @@ int main(int argc, char **argv)
 		die("mkdtemp");
 	snprintf(snap, sizeof(snap), "%s/s.cps", dir);
 	snprintf(logp, sizeof(logp), "%s/s.cps-wal", dir);
-	cp_schema *schema;
-	cp_store *s;
-	cp_profile *p;
+	cp_schema *schema = NULL;
+	cp_store *s = NULL;
+	cp_profile *p = NULL;
 	if (cp_schema_load_memory(&schema, schema_yaml, strlen(schema_yaml), "fuzzwal", NULL) ||
 	    cp_store_new(&s, schema) || cp_profile_new(&p, schema))
 		die("setup");
