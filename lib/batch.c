@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 size_t cp__batch_chunk_rows = 0;
@@ -116,7 +117,9 @@ struct cp__pass_state {
 	atomic_size_t next;   /* the next chunk to take */
 	atomic_size_t done;   /* rows of the chunks finished */
 	atomic_int stop;      /* a failure or a cancel: every thread stops */
-	pthread_mutex_t lock; /* guards code and msg */
+	pthread_mutex_t lock; /* guards code, msg and running */
+	pthread_cond_t ended; /* a thread other than the calling one ended */
+	int running;          /* threads other than the calling one */
 	int code;             /* the first failure */
 	char *msg;
 	bool canceled;        /* by the progress callback (calling thread only) */
@@ -212,8 +215,36 @@ typedef struct thread_arg {
 static void *thread_main(void *arg)
 {
 	thread_arg *a = arg;
+	struct cp__pass_state *st = a->p->st;
 	work(a->p, a->worker);
+	pthread_mutex_lock(&st->lock);
+	st->running--;
+	pthread_cond_signal(&st->ended);
+	pthread_mutex_unlock(&st->lock);
 	return NULL;
+}
+
+/* The calling thread has no chunk left: it reports progress now and then
+ * (so the callback can still cancel) until the other threads end. */
+static void wait_others(cp__pass *p)
+{
+	struct cp__pass_state *st = p->st;
+	pthread_mutex_lock(&st->lock);
+	while (st->running > 0) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000 * 1000;
+		if (until.tv_nsec >= 1000 * 1000 * 1000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		if (pthread_cond_timedwait(&st->ended, &st->lock, &until) != 0 && st->running > 0) {
+			pthread_mutex_unlock(&st->lock);
+			report(p);
+			pthread_mutex_lock(&st->lock);
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
 }
 
 int cp__pass_run(cp__pass *p)
@@ -225,6 +256,10 @@ int cp__pass_run(cp__pass *p)
 	atomic_init(&st.stop, 0);
 	if (pthread_mutex_init(&st.lock, NULL) != 0)
 		return cp__fail(p->err, CP_ERROR, "cannot make a mutex");
+	if (pthread_cond_init(&st.ended, NULL) != 0) {
+		pthread_mutex_destroy(&st.lock);
+		return cp__fail(p->err, CP_ERROR, "cannot make a condition variable");
+	}
 	p->st = &st;
 	thread_arg *args = NULL;
 	int started = 0;
@@ -234,12 +269,20 @@ int cp__pass_run(cp__pass *p)
 		for (int w = 1; args && w < p->nthreads; w++) {
 			args[started].p = p;
 			args[started].worker = w;
-			if (pthread_create(&args[started].thread, NULL, thread_main, &args[started]) != 0)
+			pthread_mutex_lock(&st.lock);
+			st.running++;
+			pthread_mutex_unlock(&st.lock);
+			if (pthread_create(&args[started].thread, NULL, thread_main, &args[started]) != 0) {
+				pthread_mutex_lock(&st.lock);
+				st.running--;
+				pthread_mutex_unlock(&st.lock);
 				break;
+			}
 			started++;
 		}
 	}
 	work(p, 0);
+	wait_others(p);
 	for (int i = 0; i < started; i++)
 		pthread_join(args[i].thread, NULL);
 	cp__free(args);
@@ -253,6 +296,7 @@ int cp__pass_run(cp__pass *p)
 		              (size_t)atomic_load(&st.done), p->nrows);
 	}
 	cp__free(st.msg);
+	pthread_cond_destroy(&st.ended);
 	pthread_mutex_destroy(&st.lock);
 	p->st = NULL;
 	return rc;
@@ -260,7 +304,7 @@ int cp__pass_run(cp__pass *p)
 
 /* ---- expressions of the batch objects ---- */
 
-void cp__batch_expr_text(const cp_ruleset *rs, const char *spec, cp_buf *b)
+size_t cp__batch_expr_text(const cp_ruleset *rs, const char *spec, cp_buf *b)
 {
 	const cp_schema *s = rs->schema;
 	const char *m = strrchr(spec, '_');
@@ -275,11 +319,12 @@ void cp__batch_expr_text(const cp_ruleset *rs, const char *spec, cp_buf *b)
 			int f = cp_schema_field_index(s, name);
 			if (f >= 0 && s->fields[f].series) {
 				cp__buf_printf(b, "%s[%s]", name, m + 2);
-				return;
+				return len;
 			}
 		}
 	}
 	cp__buf_puts(b, spec);
+	return 0;
 }
 
 int cp__batch_add_expr(cp_query *q, const char *spec, const char *name, bool want_bool,
@@ -288,7 +333,7 @@ int cp__batch_add_expr(cp_query *q, const char *spec, const char *name, bool wan
 	cp_diag *mine = NULL;
 	cp_buf text;
 	cp__buf_init(&text);
-	cp__batch_expr_text(q->base, spec, &text);
+	size_t field = cp__batch_expr_text(q->base, spec, &text);
 	if (text.failed || cp_diag_new(&mine) != CP_OK) {
 		cp__buf_free(&text);
 		return cp__fail(obj, CP_ENOMEM, "out of memory");
@@ -297,11 +342,15 @@ int cp__batch_add_expr(cp_query *q, const char *spec, const char *name, bool wan
 	/* the caller's diag gets every entry, the handle the first error */
 	bool failed = false;
 	for (size_t i = 0; i < cp_diag_count(mine); i++) {
+		/* a column of "f[N]" is a column of "f_mN": N is one further on */
+		unsigned col = cp_diag_column(mine, i);
+		if (field && col > field + 1)
+			col = col + 1 > strlen(spec) ? (unsigned)strlen(spec) : col + 1;
 		cp__diag_add(diag, cp_diag_severity(mine, i), cp_diag_file(mine, i),
-		             cp_diag_line(mine, i), cp_diag_column(mine, i), "%s",
-		             cp_diag_message(mine, i));
+		             cp_diag_line(mine, i), col, "%s", cp_diag_message(mine, i));
 		if (!failed && cp_diag_severity(mine, i) == CP_SEV_ERROR) {
-			cp__fail(obj, rc < 0 ? rc : CP_ERROR, "%s", cp_diag_format(mine, i));
+			cp__fail(obj, rc < 0 ? rc : CP_ERROR, "%s:%u:%u: error: %s", cp_diag_file(mine, i),
+			         cp_diag_line(mine, i), col, cp_diag_message(mine, i));
 			failed = true;
 		}
 	}

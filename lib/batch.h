@@ -82,8 +82,9 @@ extern size_t cp__batch_chunk_rows;
 
 /* The expression of a column or dimension spec: "arpu_m1" is "arpu[1]"
  * when arpu is a series field and no field or metric is called arpu_m1;
- * anything else as it is.  Appended to b. */
-void cp__batch_expr_text(const cp_ruleset *rs, const char *spec, cp_buf *b);
+ * anything else as it is.  Appended to b; returns the length of the field
+ * name when the spec was rewritten, else 0. */
+size_t cp__batch_expr_text(const cp_ruleset *rs, const char *spec, cp_buf *b);
 /*
  * Add spec (through cp__batch_expr_text) to q as an expression named name.
  * Every diagnostic goes to diag (may be NULL) and the first error to

@@ -200,8 +200,8 @@ static int fixed_expr(cp_counts *c, dim *d, cp_diag *diag)
 	char tb[96];
 	if (t.n)
 		return cp__batch_expr_error(c->q, d->ref, CP_ETYPE, diag, &c->obj,
-		                            "cannot count by a window (%s): pick one month, e.g. %s[0]",
-		                            cp__type_describe(t, tb, sizeof(tb)), d->name);
+		                            "cannot count by a %s: count by one value per profile, e.g. one month",
+		                            cp__type_describe(t, tb, sizeof(tb)));
 	static const char *const bools[2] = {"false", "true"};
 	switch (t.base) {
 	case B_NULL:
@@ -238,7 +238,7 @@ static int fixed_expr(cp_counts *c, dim *d, cp_diag *diag)
 	default:
 		return cp__batch_expr_error(c->q, d->ref, CP_ETYPE, diag, &c->obj,
 		                            "cannot count by %s: give categories, e.g. if(%s > 100, 'high', 'low')",
-		                            cp__type_describe(t, tb, sizeof(tb)), d->name);
+		                            cp__type_describe(t, tb, sizeof(tb)), e->x.text);
 	}
 }
 

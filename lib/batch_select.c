@@ -268,11 +268,18 @@ int cp_select_add_column(cp_select *s, const char *column, cp_diag *diag)
 		return CP_EINVAL;
 	cp__clear_error(&s->obj);
 	clear_list(s);
-	if (s->default_cols) {
-		free_cols(s);
+	int rc = add_column(s, column, diag);
+	if (rc == CP_OK && s->default_cols) {
+		/* the first column given replaces the default one */
+		cp__free(s->cols[0].name);
+		cp__free(s->cols[0].label);
+		cp__buf_free(&s->texts[0]);
+		s->cols[0] = s->cols[1];
+		s->texts[0] = s->texts[1];
+		s->ncols = 1;
 		s->default_cols = false;
 	}
-	return add_column(s, column, diag);
+	return rc;
 }
 
 /* ---- the order ---- */
