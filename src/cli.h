@@ -26,6 +26,8 @@ int cmd_gen(int argc, char **argv);
 int cmd_check(int argc, char **argv);   /* cmd_rules.c */
 int cmd_tag(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_count(int argc, char **argv);   /* cmd_batch.c */
+int cmd_select(int argc, char **argv);
 
 /* ---- messages ---- */
 
@@ -114,6 +116,9 @@ const char *cli_format_month(int yyyymm, char *buf, size_t size);
 size_t cli_display_width(const char *utf8);
 /* Print s then spaces up to width columns (at least one space). */
 void cli_print_padded(FILE *out, const char *s, size_t width);
+/* A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
+ * break, quotes doubled. */
+void cli_csv_field(FILE *out, const char *s);
 
 /*
  * A progress line on stderr, only when stderr is a terminal: rewritten in
@@ -135,5 +140,30 @@ void cli_progress_show(cli_progress *p, const char *text);
 void cli_progress_end(cli_progress *p);
 /* Monotonic clock in seconds. */
 double cli_now(void);
+
+/* ---- rules and batch work ---- */
+
+/*
+ * Compile the packs (the built-in ones when files is empty) with --param
+ * NAME=VALUE overrides against schema (cmd_rules.c).  Errors and warnings
+ * are printed when the compile fails; warnings alone only with
+ * print_warnings.  CLI_GO or EXIT_ERROR.
+ */
+int cli_compile_rules(const char *cmd, const cp_schema *schema, const cli_list *files,
+                      const cli_list *params, int print_warnings, cp_ruleset **out);
+
+/* Progress of a batch call on the terminal (cmd_batch.c). */
+typedef struct cli_batch_progress {
+	cli_progress line;
+	const char *cmd;
+} cli_batch_progress;
+
+/*
+ * Batch options for command cmd: --threads text (NULL: every processor)
+ * and a progress line in *progress (kept by the caller; end it with
+ * cli_progress_end).  CLI_GO or EXIT_ERROR after a message.
+ */
+int cli_batch_opts(const char *cmd, const char *threads, cli_batch_progress *progress,
+                   cp_batch_opts **out);
 
 #endif

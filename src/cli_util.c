@@ -363,6 +363,21 @@ void cli_print_padded(FILE *out, const char *s, size_t width)
 	while (++w < width);
 }
 
+void cli_csv_field(FILE *out, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
 /* ---- progress ---- */
 
 double cli_now(void)

@@ -21,6 +21,8 @@ static const struct {
 	{"check", cmd_check, "compile rule packs and print every diagnostic"},
 	{"tag", cmd_tag, "the tags of one subscriber or of all"},
 	{"explain", cmd_explain, "why a tag applies, or how a track chose a stage"},
+	{"count", cmd_count, "profiles per tag and stage, and cross-tabs"},
+	{"select", cmd_select, "a target list: a filter, an order, a limit, columns; CSV"},
 };
 
 static void usage(FILE *out)
