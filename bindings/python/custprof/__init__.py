@@ -7,6 +7,10 @@ engine (ctypes, standard library only).
     r = rules.evaluate(store, "13800000001")
     print([t.label for t in r.tags], r.stage("crbt").stage)
     print(r.explain(track="crbt"))
+    for row in rules.select(store, where="stage('crbt') == 'churned'",
+                            order_by="arpu", desc=True, limit=10,
+                            columns="msisdn,region,arpu"):
+        print(row.key, row["arpu"])
 
 The library is found through the environment variable CUSTPROF_LIB (the
 path of libcustprof.so), else the source tree's lib/.libs, else the
@@ -31,6 +35,7 @@ or iteration belongs to one thread at a time: give each thread its own
 """
 
 from ._lib import LIBRARY_PATH, version
+from .batch import Category, Counts, Dimension, Query, Row, Selection, TagTable
 from .errors import (CanceledError, CorruptError, Diagnostic, Error, ExistsError, FileError,
                      InvalidError, LimitError, MisuseError, NoMemoryError, NotFoundError,
                      ParseError, TypeMismatchError, VersionError)
@@ -47,4 +52,5 @@ __all__ = [
     "Schema", "Field", "Store", "Profile", "LoadReport", "verify_snapshot", "yuan",
     "Ruleset", "Result", "Explain", "Node", "Tag", "Track", "Stage", "STAGES",
     "stage_name", "stage_from_name",
+    "Selection", "Row", "Counts", "Dimension", "Category", "TagTable", "Query",
 ]

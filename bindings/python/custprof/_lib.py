@@ -177,12 +177,13 @@ class Handle:
 
     _free = None  # name of the C function that frees the handle
 
-    def __init__(self, ptr, parent=None):
+    def __init__(self, ptr, parent=None, also=()):
         self._ptr = ptr
-        self._parent = parent
+        # every owner: the parent and any other handle this one reads
+        self._parent = [p for p in (parent,) + tuple(also) if p is not None]
         self._children = weakref.WeakSet()
-        if parent is not None:
-            parent._children.add(self)
+        for owner in self._parent:
+            owner._children.add(self)
 
     @property
     def _p(self):

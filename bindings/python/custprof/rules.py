@@ -226,6 +226,36 @@ class Ruleset(Handle):
         finally:
             result.close()
 
+    # ---- batch: every profile of a store, on every core ---------------------
+
+    def select(self, store, where=None, order_by=None, desc=False, limit=None, columns=None,
+               labels=False, threads=0, progress=None):
+        """A target list: the profiles for which where (an expression, may
+        use tag() and stage()) is true, ordered by order_by (nulls last,
+        ties by key), at most limit, with columns ("tags", "stage",
+        "stage:TRACK", fields, metrics, expressions; default the key).
+        labels: label names and values.  Returns a Selection of Rows."""
+        from .batch import Selection
+        return Selection(self, store, where, order_by, desc, limit, columns, labels, threads,
+                         progress)
+
+    def count(self, store, by=(), where=None, threads=0, progress=None):
+        """Profiles per tag and stage, and a cross-tab by one or two
+        dimensions ("region", "tag", "stage:crbt", "group:gprs.attr", an
+        expression), of the profiles for which where is true: Counts."""
+        from .batch import Counts
+        return Counts(self, store, by, where, threads, progress)
+
+    def tag_all(self, store, threads=0, progress=None):
+        """The tags and stages of every profile: a TagTable."""
+        from .batch import TagTable
+        return TagTable(self, store, threads, progress)
+
+    def query(self, expr, name=None):
+        """Compile one expression against this ruleset: a Query."""
+        from .batch import Query
+        return Query(self, expr, name)
+
     def __repr__(self):
         if self.closed:
             return "<Ruleset (closed)>"

@@ -381,6 +381,101 @@ class TestRules(Base):
         self.assertEqual(len(custprof.STAGES), 11)
 
 
+class TestBatch(Base):
+    def test_select_orders_filters_and_limits(self):
+        sel = self.rules.select(self.store, where="status == 'active' or status == 'closed'",
+                                order_by="arpu", desc=True, limit=2,
+                                columns=["msisdn", "arpu", "stage:subscriber", "tags"])
+        self.assertEqual(sel.matched, 3)
+        self.assertEqual(len(sel), 2)
+        self.assertEqual(sel.columns, ["msisdn", "arpu", "stage:subscriber", "tags"])
+        rows = list(sel)
+        self.assertEqual([r.key for r in rows], [HEAVY, NEW])
+        self.assertEqual(rows[0]["arpu"], "88.50")
+        self.assertEqual(rows[1][2], "acquisition")
+        self.assertIn("gprs.heavy", rows[0]["tags"].split(";"))
+        self.assertEqual(rows[0].as_dict()["msisdn"], HEAVY)
+        self.assertEqual(rows[0].profile()["region"], "福州")
+        self.assertEqual(list(sel)[0].key, HEAVY)  # iterating again rewinds
+        with self.assertRaises(KeyError):
+            rows[0]["nope"]
+        csv = sel.csv().splitlines()
+        self.assertEqual(csv[0], "msisdn,arpu,stage:subscriber,tags")
+        self.assertTrue(csv[1].startswith(HEAVY + ",88.50,"))
+        path = self.path("list.csv")
+        sel.write_csv(path)
+        with open(path, encoding="utf-8") as f:
+            self.assertEqual(f.read(), sel.csv())
+
+    def test_select_uses_stages_and_tags(self):
+        sel = self.rules.select(self.store, where="stage('crbt') == 'churned'",
+                                columns="msisdn,fav_content_types")
+        self.assertEqual([(r.key, r["fav_content_types"]) for r in sel], [(HEAVY, "流行;DJ")])
+        labelled = self.rules.select(self.store, where="tag('gprs.heavy')", columns="brand",
+                                     labels=True)
+        self.assertEqual(labelled.columns, ["品牌"])
+        self.assertEqual([r.values for r in labelled], [("全球通",)])
+
+    def test_select_errors(self):
+        with self.assertRaises(custprof.Error) as cm:
+            self.rules.select(self.store, where="arpuu > 1")
+        d = cm.exception.diagnostics[0]
+        self.assertEqual((d.file, d.line, d.column), ("where", 1, 1))
+        self.assertIn("did you mean 'arpu'", d.message)
+        with self.assertRaises(custprof.Error) as cm:
+            self.rules.select(self.store, order_by="fav_content_types")
+        self.assertEqual(cm.exception.diagnostics[0].file, "order")
+        with self.assertRaises(custprof.CanceledError):
+            self.rules.select(self.store, progress=lambda done, total: True)
+
+    def test_select_closed_with_its_store(self):
+        sel = self.rules.select(self.store)
+        self.store.close()
+        self.assertTrue(sel.closed)
+
+    def test_counts(self):
+        c = self.rules.count(self.store, by=["brand", "stage:subscriber"])
+        self.assertEqual(c.total, 3)
+        self.assertEqual(c.tags["gprs.heavy"], 1)
+        self.assertEqual(c.stages["subscriber"]["acquisition"], 1)
+        self.assertEqual([d.name for d in c.dims], ["brand", "stage:subscriber"])
+        brands = c.dims[0].categories
+        self.assertEqual([b.name for b in brands][:3], ["gotone", "szx", "mzone"])
+        self.assertEqual(brands[0].label, "全球通")
+        self.assertEqual(c.cell("mzone", "acquisition"), 1)
+        self.assertEqual(c.cell("szx", "churned"), 1)
+        self.assertEqual(c.cell("gotone", "acquisition"), 0)
+        where = self.rules.count(self.store, by="region", where="brand == 'gotone'")
+        self.assertEqual(where.total, 1)
+        self.assertEqual(where.cell("福州"), 1)
+        with self.assertRaises(custprof.Error):
+            self.rules.count(self.store, by=["a", "b", "c"])
+
+    def test_tag_table(self):
+        table = self.rules.tag_all(self.store, threads=2)
+        self.assertEqual(len(table), 3)
+        rows = dict(table)
+        self.assertIn("gprs.heavy", rows[HEAVY])
+        i = [table.key(k) for k in range(len(table))].index(HEAVY)
+        self.assertTrue(table.has(i, "gprs.heavy"))
+        self.assertEqual(table.stage(i, "crbt"), "churned")
+        self.assertEqual(rows[HEAVY], self.rules.evaluate(self.store, HEAVY).tag_ids)
+        with self.assertRaises(IndexError):
+            table.key(3)
+
+    def test_query(self):
+        q = self.rules.query("sum(web_sessions[0..2])")
+        self.assertEqual((q.type, q.window), ("int", 0))
+        self.assertEqual(q.value(self.store, HEAVY), 75)
+        self.assertIsNone(q.value(self.store, NEW))
+        self.assertEqual(self.rules.query("arpu[0] * 2").value(self.store, HEAVY), 177.0)
+        self.assertEqual(self.rules.query("stage('crbt')").value(self.store[HEAVY]), "churned")
+        self.assertEqual(self.rules.query("arpu[0..1]").text(self.store, HEAVY), "88.50;90")
+        with self.assertRaises(custprof.Error) as cm:
+            self.rules.query("sum(nope)", name="q")
+        self.assertEqual(cm.exception.diagnostics[0].file, "q")
+
+
 class TestLifetimes(Base):
     def test_close_closes_dependents(self):
         p = self.store[HEAVY]
