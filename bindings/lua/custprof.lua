@@ -302,6 +302,71 @@ const char *cp_explain_node_text(const cp_explain *ex, int node);
 const char *cp_explain_node_value(const cp_explain *ex, int node);
 int cp_explain_node_truth(const cp_explain *ex, int node);
 const char *cp_explain_node_note(const cp_explain *ex, int node);
+typedef struct cp_query cp_query;
+int cp_query_compile(cp_query **out, const cp_ruleset *rs, const char *expr, const char *name, cp_diag *diag);
+void cp_query_free(cp_query *q);
+const char *cp_query_expr(const cp_query *q);
+int cp_query_type(const cp_query *q);
+int cp_query_window(const cp_query *q);
+const cp_ruleset *cp_query_ruleset(const cp_query *q);
+int cp_query_is_null(const cp_query *q, const cp_result *res);
+int64_t cp_query_int(const cp_query *q, const cp_result *res);
+double cp_query_float(const cp_query *q, const cp_result *res);
+int cp_query_value_text(const cp_query *q, const cp_result *res, char *buf, size_t size);
+typedef struct cp_batch_opts cp_batch_opts;
+int cp_batch_opts_new(cp_batch_opts **out);
+void cp_batch_opts_free(cp_batch_opts *opts);
+int cp_batch_opts_set_threads(cp_batch_opts *opts, int threads);
+int cp_batch_opts_set_progress(cp_batch_opts *opts, cp_progress_fn fn, void *userdata);
+typedef struct cp_tagtable cp_tagtable;
+int cp_tagtable_new(cp_tagtable **out, const cp_ruleset *rs);
+void cp_tagtable_free(cp_tagtable *t);
+int cp_tagtable_build(cp_tagtable *t, const cp_store *store, const cp_batch_opts *opts);
+size_t cp_tagtable_count(const cp_tagtable *t);
+const char *cp_tagtable_key(const cp_tagtable *t, size_t i);
+int cp_tagtable_tag(const cp_tagtable *t, size_t i, int tag);
+int cp_tagtable_next_tag(const cp_tagtable *t, size_t i, int tag);
+int cp_tagtable_stage(const cp_tagtable *t, size_t i, int track);
+typedef struct cp_counts cp_counts;
+int cp_counts_new(cp_counts **out, const cp_ruleset *rs);
+void cp_counts_free(cp_counts *c);
+int cp_counts_set_where(cp_counts *c, const char *expr, cp_diag *diag);
+int cp_counts_add_dim(cp_counts *c, const char *dim, cp_diag *diag);
+int cp_counts_run(cp_counts *c, const cp_store *store, const cp_batch_opts *opts);
+uint64_t cp_counts_total(const cp_counts *c);
+uint64_t cp_counts_tag(const cp_counts *c, int tag);
+uint64_t cp_counts_stage(const cp_counts *c, int track, int stage);
+int cp_counts_dim_count(const cp_counts *c);
+const char *cp_counts_dim_name(const cp_counts *c, int dim);
+const char *cp_counts_dim_label(const cp_counts *c, int dim);
+size_t cp_counts_category_count(const cp_counts *c, int dim);
+const char *cp_counts_category_name(const cp_counts *c, int dim, size_t i);
+const char *cp_counts_category_label(const cp_counts *c, int dim, size_t i);
+int cp_counts_category_is_null(const cp_counts *c, int dim, size_t i);
+uint64_t cp_counts_category_total(const cp_counts *c, int dim, size_t i);
+uint64_t cp_counts_cell(const cp_counts *c, size_t row, size_t col);
+typedef struct cp_select cp_select;
+int cp_select_new(cp_select **out, const cp_ruleset *rs);
+void cp_select_free(cp_select *s);
+int cp_select_set_where(cp_select *s, const char *expr, cp_diag *diag);
+int cp_select_set_order(cp_select *s, const char *expr, int descending, cp_diag *diag);
+int cp_select_set_limit(cp_select *s, int64_t limit);
+int cp_select_set_labels(cp_select *s, int labels);
+int cp_select_add_column(cp_select *s, const char *column, cp_diag *diag);
+int cp_select_run(cp_select *s, const cp_store *store, const cp_batch_opts *opts);
+uint64_t cp_select_matched(const cp_select *s);
+uint64_t cp_select_count(const cp_select *s);
+int cp_select_column_count(const cp_select *s);
+const char *cp_select_column_name(const cp_select *s, int col);
+int cp_select_next(cp_select *s);
+void cp_select_rewind(cp_select *s);
+const char *cp_select_key(const cp_select *s);
+const char *cp_select_value(cp_select *s, int col);
+typedef int (*cp_select_fn)(cp_select *s, void *userdata);
+int cp_select_foreach(cp_select *s, cp_select_fn fn, void *userdata);
+const char *cp_select_csv_header(cp_select *s, int flags);
+const char *cp_select_csv_row(cp_select *s, int flags);
+int cp_select_write_csv(cp_select *s, const char *path, int flags);
 ]]
 
 local M = {}
@@ -452,7 +517,7 @@ end
 
 -- ---- handles -----------------------------------------------------------------
 --
--- Each C handle has a record {raw, free, parent, children, closed, freed}
+-- Each C handle has a record {raw, free, parents, children, closed, freed}
 -- that its finalizer closes over.  The record never references the
 -- ffi.gc'd pointer (only the Lua object holds it), so the object can be
 -- collected.  A record counts its live children: an owner closed (or
@@ -467,36 +532,55 @@ local function release(h)
 	end
 	h.freed = true
 	h.free(h.raw)
-	local parent = h.parent
-	if parent and h.counted then
-		parent.children = parent.children - 1
-		if parent.closed then
-			release(parent)
+	if h.counted then
+		for _, parent in ipairs(h.parents) do
+			parent.children = parent.children - 1
+			if parent.closed then
+				release(parent)
+			end
 		end
 	end
 end
 
--- Own raw (a pointer of type ctype) with free; parent is the owner's
--- object.  free nil: raw is borrowed from parent (valid while it is open).
-local function own(obj, raw, ctype, free, parent)
+-- Own raw (a pointer of type ctype) with free; parent (and also) are the
+-- objects it depends on.  free nil: raw is borrowed from parent (valid
+-- while it is open).
+local function own(obj, raw, ctype, free, parent, also)
 	local h = { raw = ffi.cast(ctype, raw), free = free or function() end, children = 0,
-		parent = parent and parent._h or nil, counted = free ~= nil, closed = false,
-		freed = false }
-	if h.parent and h.counted then
-		h.parent.children = h.parent.children + 1
+		parents = {}, counted = free ~= nil, closed = false, freed = false }
+	for _, owner in ipairs({ parent, also }) do
+		if owner then
+			h.parents[#h.parents + 1] = owner._h
+			if h.counted then
+				owner._h.children = owner._h.children + 1
+			end
+		end
 	end
 	obj._h = h
-	obj._parent = parent   -- keeps the owner alive as long as obj
+	obj._owners = { parent, also }   -- keeps the owners alive as long as obj
 	obj._gc = ffi.gc(ffi.cast(ctype, raw), function() release(h) end)
 	return obj
 end
 
--- The raw pointer of obj; an EMISUSE error once it or its owner is closed.
+-- The closed owner of a handle record, if any.
+local function closed_owner(h)
+	for i, parent in ipairs(h.parents) do
+		if parent.closed then
+			return i
+		end
+	end
+end
+
+-- The raw pointer of obj; an EMISUSE error once it or an owner is closed.
 local function ptr(obj)
 	local h = obj._h
-	if h.closed or (h.parent and h.parent.closed) then
-		misuse("this " .. (obj._kind or "object") .. (h.closed and " is closed"
-			or " belongs to a closed " .. (obj._parent._kind or "object")))
+	if h.closed then
+		misuse("this " .. (obj._kind or "object") .. " is closed")
+	end
+	local i = closed_owner(h)
+	if i then
+		misuse("this " .. (obj._kind or "object") .. " belongs to a closed "
+			.. (obj._owners[i]._kind or "object"))
 	end
 	return h.raw
 end
@@ -510,7 +594,7 @@ end
 
 local function is_closed(obj)
 	local h = obj._h
-	return h.closed or (h.parent ~= nil and h.parent.closed)
+	return h.closed or closed_owner(h) ~= nil
 end
 
 -- Call constructor fn(&out, ...) and return out[0]; raise with the
@@ -1412,7 +1496,355 @@ function Result:explain(what)
 	return e
 end
 
+-- ---- batch: every profile of a store, on every core ------------------------
+
+local CSV_SAFE, CSV_CRLF = 1, 2
+
+-- A cp_batch_opts for opts.threads (0: one per processor) and
+-- opts.progress(done, total) (return true to cancel); free after the run.
+local function batch_opts(opts)
+	local bo = construct("cp_batch_opts", C.cp_batch_opts_new)
+	local cb
+	local ok, err = pcall(function()
+		check(C.cp_batch_opts_set_threads(bo, opts.threads or 0), bo)
+		if opts.progress then
+			cb = ffi.cast("cp_progress_fn", function(done, total)
+				return opts.progress(tonumber(done), tonumber(total)) and 1 or 0
+			end)
+			check(C.cp_batch_opts_set_progress(bo, cb, nil), bo)
+		end
+	end)
+	local function free()
+		C.cp_batch_opts_free(bo)
+		if cb then
+			cb:free()
+		end
+	end
+	if not ok then
+		free()
+		error(err, 0)
+	end
+	return bo, free
+end
+
+-- Call setter(handle, expr, ..., diag): an expression compiled with its
+-- errors (named where, order or the column) in the diagnostics.
+local function set_expr(setter, handle, expr, ...)
+	local args = { ... }
+	with_diag(function(d)
+		args[#args + 1] = d
+		local rc = setter(handle, expr, unpack(args))
+		if rc ~= 0 then
+			raise(rc, handle, diag_entries(d))
+		end
+	end)
+end
+
+local Selection = { _kind = "selection" }
+Selection.__index = Selection
+Selection.close, Selection.closed = close, is_closed
+
+-- A target list (目标用户清单) of store.  opts: where (an expression, may use
+-- tag() and stage()), order_by, desc, limit, columns (an array or "a,b";
+-- "tags", "stage", "stage:TRACK", fields, metrics, expressions; default
+-- the key), labels, threads, progress.  sel.matched, sel:count(),
+-- sel.columns, sel:rows(), sel:csv(), sel:write_csv(path).
+function Ruleset:select(store, opts)
+	opts = opts or {}
+	local raw = construct("cp_select", C.cp_select_new, nil, nil, ptr(self))
+	local sel = own(setmetatable({ ruleset = self, store = store }, Selection), raw,
+		"cp_select *", C.cp_select_free, self, store)
+	local p = ptr(sel)
+	local ok, err = pcall(function()
+		if opts.where then
+			set_expr(C.cp_select_set_where, p, opts.where)
+		end
+		if opts.order_by then
+			set_expr(C.cp_select_set_order, p, opts.order_by, opts.desc and 1 or 0)
+		end
+		if opts.limit then
+			check(C.cp_select_set_limit(p, opts.limit), p)
+		end
+		if opts.labels then
+			check(C.cp_select_set_labels(p, 1), p)
+		end
+		local columns = opts.columns
+		if type(columns) == "string" then
+			local list = {}
+			for c in columns:gmatch("[^,]+") do
+				list[#list + 1] = c:match("^%s*(.-)%s*$")
+			end
+			columns = list
+		end
+		for _, column in ipairs(columns or {}) do
+			set_expr(C.cp_select_add_column, p, column)
+		end
+		local bo, free = batch_opts(opts)
+		local rc = C.cp_select_run(p, ptr(store), bo)
+		free()
+		check(rc, p)
+	end)
+	if not ok then
+		close(sel)
+		error(err, 0)
+	end
+	sel.matched = tonumber(C.cp_select_matched(p))
+	sel.columns, sel._index = {}, {}
+	for i = 0, C.cp_select_column_count(p) - 1 do
+		local name = str(C.cp_select_column_name(p, i))
+		sel.columns[#sel.columns + 1] = name
+		sel._index[name] = i + 1
+	end
+	return sel
+end
+
+function Selection:count()
+	return tonumber(C.cp_select_count(ptr(self)))
+end
+
+-- for row in sel:rows() do ... end: row.key, row.values (array of the
+-- columns' text as CSV cells hold it, "" for null), row[column name].
+function Selection:rows()
+	local p = ptr(self)
+	C.cp_select_rewind(p)
+	local columns = self.columns
+	return function()
+		local rc = C.cp_select_next(ptr(self))
+		if rc == M.DONE then
+			return nil
+		end
+		check(rc, p)
+		local row = { key = str(C.cp_select_key(p)), values = {} }
+		for i, name in ipairs(columns) do
+			local v = str(C.cp_select_value(p, i - 1))
+			row.values[i] = v
+			row[name] = v
+		end
+		return row
+	end
+end
+
+local function csv_flags(opts)
+	opts = opts or {}
+	return (opts.safe == false and 0 or CSV_SAFE) + (opts.crlf and CSV_CRLF or 0)
+end
+
+-- The list as CSV text (opts: safe = false, crlf = true).
+function Selection:csv(opts)
+	local p, flags = ptr(self), csv_flags(opts)
+	local parts = { str(C.cp_select_csv_header(p, flags)) }
+	C.cp_select_rewind(p)
+	while true do
+		local rc = C.cp_select_next(p)
+		if rc == M.DONE then
+			break
+		end
+		check(rc, p)
+		parts[#parts + 1] = str(C.cp_select_csv_row(p, flags))
+	end
+	return table.concat(parts)
+end
+
+function Selection:write_csv(path, opts)
+	check(C.cp_select_write_csv(ptr(self), path, csv_flags(opts)), ptr(self))
+end
+
+-- Counts of store: {total, tags = {id = n}, stages = {track = {stage = n}},
+-- dims = {{name, label, categories = {{name, label, null, total}}}},
+-- cell(row, col)}.  opts: by (a dimension or an array of up to two:
+-- "region", "tag", "stage:crbt", "group:gprs.attr", an expression), where,
+-- threads, progress.
+function Ruleset:count(store, opts)
+	opts = opts or {}
+	local by = opts.by or {}
+	if type(by) == "string" then
+		by = { by }
+	end
+	local c = construct("cp_counts", C.cp_counts_new, nil, nil, ptr(self))
+	local ok, result = pcall(function()
+		if opts.where then
+			set_expr(C.cp_counts_set_where, c, opts.where)
+		end
+		for _, dim in ipairs(by) do
+			set_expr(C.cp_counts_add_dim, c, dim)
+		end
+		local bo, free = batch_opts(opts)
+		local rc = C.cp_counts_run(c, ptr(store), bo)
+		free()
+		check(rc, c)
+		local out = { total = tonumber(C.cp_counts_total(c)), tags = {}, stages = {}, dims = {},
+			cells = {} }
+		for _, t in ipairs(self.tags) do
+			out.tags[t.id] = tonumber(C.cp_counts_tag(c, t.index))
+		end
+		for _, tr in ipairs(self.tracks) do
+			out.stages[tr.name] = {}
+			for code = 0, #M.STAGES do
+				out.stages[tr.name][M.STAGES[code]] = tonumber(C.cp_counts_stage(c, tr.index, code))
+			end
+		end
+		for d = 0, C.cp_counts_dim_count(c) - 1 do
+			local dim = { name = str(C.cp_counts_dim_name(c, d)),
+				label = str(C.cp_counts_dim_label(c, d)), categories = {} }
+			for i = 0, tonumber(C.cp_counts_category_count(c, d)) - 1 do
+				dim.categories[#dim.categories + 1] = {
+					name = str(C.cp_counts_category_name(c, d, i)),
+					label = str(C.cp_counts_category_label(c, d, i)),
+					null = C.cp_counts_category_is_null(c, d, i) == 1,
+					total = tonumber(C.cp_counts_category_total(c, d, i)),
+				}
+			end
+			out.dims[#out.dims + 1] = dim
+		end
+		local rows = out.dims[1] and #out.dims[1].categories or 0
+		local cols = out.dims[2] and #out.dims[2].categories or 1
+		for r = 1, rows do
+			out.cells[r] = {}
+			for k = 1, cols do
+				out.cells[r][k] = tonumber(C.cp_counts_cell(c, r - 1, k - 1))
+			end
+		end
+		return out
+	end)
+	C.cp_counts_free(c)
+	if not ok then
+		error(result, 0)
+	end
+	-- cell(row, col): by category name or 1-based index
+	function result.cell(row, col)
+		local function index(dim, key)
+			if type(key) == "number" then
+				return key
+			end
+			for i, cat in ipairs(result.dims[dim].categories) do
+				if cat.name == key then
+					return i
+				end
+			end
+			error(new_error(M.ENOTFOUND, "no category '" .. tostring(key) .. "' in "
+				.. result.dims[dim].name), 0)
+		end
+		return result.cells[index(1, row)][result.dims[2] and index(2, col) or 1]
+	end
+	return result
+end
+
+local TagTable = { _kind = "tag table" }
+TagTable.__index = TagTable
+TagTable.close, TagTable.closed = close, is_closed
+
+-- The tags and stages of every profile of store (opts: threads, progress):
+-- t:count(), t:key(i), t:tag_ids(i), t:has(i, id), t:stage(i, track);
+-- rows count from 1.
+function Ruleset:tag_all(store, opts)
+	local raw = construct("cp_tagtable", C.cp_tagtable_new, nil, nil, ptr(self))
+	local t = own(setmetatable({ ruleset = self }, TagTable), raw, "cp_tagtable *",
+		C.cp_tagtable_free, self)
+	local bo, free = batch_opts(opts or {})
+	local rc = C.cp_tagtable_build(ptr(t), ptr(store), bo)
+	free()
+	check(rc, ptr(t))
+	return t
+end
+
+function TagTable:count() return tonumber(C.cp_tagtable_count(ptr(self))) end
+
+function TagTable:_row(i)
+	if i < 1 or i > self:count() then
+		error(new_error(M.EINVAL, "no row " .. tostring(i) .. " (1.." .. self:count() .. ")"), 0)
+	end
+	return i - 1
+end
+
+function TagTable:key(i) return str(C.cp_tagtable_key(ptr(self), self:_row(i))) end
+
+function TagTable:tag_ids(i)
+	local p, row, out = ptr(self), self:_row(i), {}
+	local k = C.cp_tagtable_next_tag(p, row, 0)
+	while k >= 0 do
+		out[#out + 1] = self.ruleset.tags[k + 1].id
+		k = C.cp_tagtable_next_tag(p, row, k + 1)
+	end
+	return out
+end
+
+function TagTable:has(i, id)
+	return C.cp_tagtable_tag(ptr(self), self:_row(i), self.ruleset:tag(id).index) == 1
+end
+
+function TagTable:stage(i, track)
+	return M.stage_name(C.cp_tagtable_stage(ptr(self), self:_row(i),
+		self.ruleset:track(track).index))
+end
+
+local Query = { _kind = "query" }
+Query.__index = Query
+Query.close, Query.closed = close, is_closed
+
+-- One expression compiled against the ruleset: q:value(profile) or
+-- q:value(store, key); q:text(...) as a CSV cell; q.type, q.window.
+function Ruleset:query(expr, name)
+	return with_diag(function(d)
+		local raw = construct("cp_query", C.cp_query_compile, d, nil, ptr(self), expr, name, d)
+		local q = own(setmetatable({ expr = expr }, Query), raw, "cp_query *", C.cp_query_free,
+			self)
+		q.type = TYPE_NAMES[C.cp_query_type(raw)]
+		q.window = C.cp_query_window(raw)
+		-- evaluation scratch from the query's own ruleset, freed before it
+		local res = construct("cp_result", C.cp_result_new, nil, nil, C.cp_query_ruleset(raw))
+		q._res = own({ _kind = "result" }, res, "cp_result *", C.cp_result_free, q)
+		return q
+	end)
+end
+
+function Query:_eval(target, key)
+	local profile = target
+	if getmetatable(target) == Store then
+		profile = target:profile(key)
+	end
+	local res = ptr(self._res)
+	check(C.cp_eval(res, profile:_view()), res)
+	return res
+end
+
+function Query:text(target, key)
+	local res = self:_eval(target, key)
+	local size = 128
+	while true do
+		local buf = ffi.new("char[?]", size)
+		local n = check(C.cp_query_value_text(ptr(self), res, buf, size), ptr(self))
+		if n < size then
+			return ffi.string(buf, n)
+		end
+		size = n + 1
+	end
+end
+
+-- nil for null; a boolean, number (money in yuan), date or string; a
+-- window as its text (elements joined by ';').
+function Query:value(target, key)
+	local res = self:_eval(target, key)
+	local q = ptr(self)
+	if C.cp_query_is_null(q, res) == 1 then
+		return nil
+	end
+	local t = self.type
+	if self.window > 0 or t == "string" or t == "enum" or t == "set" or t == "list" then
+		return self:text(target, key)
+	elseif t == "bool" then
+		return C.cp_query_int(q, res) ~= 0
+	elseif t == "int" then
+		return tonumber(C.cp_query_int(q, res))
+	elseif t == "money" then
+		return tonumber(C.cp_query_int(q, res)) / 100
+	elseif t == "date" then
+		return date_text(tonumber(C.cp_query_int(q, res)))
+	end
+	return C.cp_query_float(q, res)
+end
+
 M.Schema, M.Store, M.Profile, M.Ruleset, M.Result, M.Explain = Schema, Store, Profile, Ruleset,
 	Result, Explain
+M.Selection, M.TagTable, M.Query = Selection, TagTable, Query
 
 return M

@@ -299,13 +299,93 @@ test("as-of override", function()
 	eq(raises(r.set_as_of, r, "2027-02-30").code, cp.EINVAL)
 end)
 
+test("select", function()
+	local sel = rules:select(store, { where = "status == 'active' or status == 'closed'",
+		order_by = "arpu", desc = true, limit = 2,
+		columns = { "msisdn", "arpu", "stage:subscriber", "tags" } })
+	eq(sel.matched, 3)
+	eq(sel:count(), 2)
+	eq(table.concat(sel.columns, ","), "msisdn,arpu,stage:subscriber,tags")
+	local rows = {}
+	for row in sel:rows() do
+		rows[#rows + 1] = row
+	end
+	eq(#rows, 2)
+	eq(rows[1].key, HEAVY)
+	eq(rows[1].arpu, "88.50")
+	eq(rows[2].key, NEW)
+	eq(rows[2].values[3], "acquisition")
+	contains(rows[1].tags, "gprs.heavy")
+	local csv = sel:csv()
+	eq(csv:match("^[^\n]*"), "msisdn,arpu,stage:subscriber,tags")
+	contains(csv, "\n" .. HEAVY .. ",88.50,")
+	local path = os.tmpname()
+	sel:write_csv(path)
+	local f = io.open(path)
+	eq(f:read("*a"), csv)
+	f:close()
+	os.remove(path)
+	local churned = rules:select(store, { where = "stage('crbt') == 'churned'",
+		columns = "msisdn, fav_content_types" })
+	local got = {}
+	for row in churned:rows() do
+		got[#got + 1] = row.key .. "=" .. row.fav_content_types
+	end
+	eq(table.concat(got, " "), HEAVY .. "=流行;DJ")
+	local labelled = rules:select(store, { where = "tag('gprs.heavy')", columns = "brand",
+		labels = true })
+	eq(labelled.columns[1], "品牌")
+	eq(labelled:rows()().values[1], "全球通")
+	local err = raises(rules.select, rules, store, { where = "arpuu > 1" })
+	eq(err.diagnostics[1].file, "where")
+	eq(err.diagnostics[1].column, 1)
+	contains(err.diagnostics[1].message, "did you mean 'arpu'")
+	eq(raises(rules.select, rules, store, { progress = function() return true end }).code,
+		cp.ECANCELED)
+end)
+
+test("counts, tag table and queries", function()
+	local c = rules:count(store, { by = { "brand", "stage:subscriber" } })
+	eq(c.total, 3)
+	eq(c.tags["gprs.heavy"], 1)
+	eq(c.stages.subscriber.acquisition, 1)
+	eq(c.dims[1].categories[1].name, "gotone")
+	eq(c.dims[1].categories[1].label, "全球通")
+	eq(c.cell("mzone", "acquisition"), 1)
+	eq(c.cell("szx", "churned"), 1)
+	eq(c.cell("gotone", "acquisition"), 0)
+	eq(rules:count(store, { by = "region", where = "brand == 'gotone'" }).cell("福州"), 1)
+	local t = rules:tag_all(store, { threads = 2 })
+	eq(t:count(), 3)
+	local row
+	for i = 1, t:count() do
+		if t:key(i) == HEAVY then
+			row = i
+		end
+	end
+	assert(row, "no row of " .. HEAVY)
+	eq(t:has(row, "gprs.heavy"), true)
+	eq(t:stage(row, "crbt"), "churned")
+	eq(table.concat(t:tag_ids(row), " "), table.concat(rules:evaluate(store, HEAVY):tag_ids(), " "))
+	eq(raises(t.key, t, 4).code, cp.EINVAL)
+	local q = rules:query("sum(web_sessions[0..2])")
+	eq(q.type, "int")
+	eq(q:value(store, HEAVY), 75)
+	eq(q:value(store, NEW), nil)
+	eq(rules:query("stage('crbt')"):value(store:profile(HEAVY)), "churned")
+	eq(rules:query("arpu[0..1]"):text(store, HEAVY), "88.50;90")
+	eq(raises(rules.query, rules, "sum(nope)", "q").diagnostics[1].file, "q")
+end)
+
 test("closing an owner makes its dependents unusable", function()
 	local s = fixture()
 	local rs = cp.ruleset(s)
 	local p = s:profile(HEAVY)
 	local r = rs:evaluate(p)
+	local sel = rs:select(s)
 	rs:close()
 	eq(r:closed(), true)
+	eq(sel:closed(), true)
 	eq(raises(r.tags, r).code, cp.EMISUSE)
 	s:close()
 	eq(p:closed(), true)
