@@ -298,8 +298,8 @@ int cp_counts_add_dim(cp_counts *c, const char *spec, cp_diag *diag)
 		return CP_EINVAL;
 	cp__clear_error(&c->obj);
 	if (c->ndims == CP_COUNTS_MAX_DIMS)
-		return cp__fail(&c->obj, CP_ELIMIT, "at most %d dimensions: '%s' would be the %d.",
-		                CP_COUNTS_MAX_DIMS, spec, CP_COUNTS_MAX_DIMS + 1);
+		return cp__fail(&c->obj, CP_ELIMIT, "at most %d dimensions: cannot add '%s'",
+		                CP_COUNTS_MAX_DIMS, spec);
 	clear_run(c);
 	dim *d = &c->dims[c->ndims];
 	memset(d, 0, sizeof(*d));

@@ -361,9 +361,11 @@ static int count_text_one(const cp_counts *c)
 	table t = {ncols, NULL, 0, 0, 3u << (ncols - 2), 0};
 	int rc;
 
-	table_add(&t, cp_counts_dim_name(c, 0));
+	/* the categories' names, and their labels when they have some */
+	const char *name = cp_counts_dim_name(c, 0), *label = cp_counts_dim_label(c, 0);
+	table_add(&t, both ? name : label);
 	if (both)
-		table_add(&t, cp_counts_dim_label(c, 0));
+		table_add(&t, strcmp(label, name) != 0 ? label : "label");
 	table_add(&t, "profiles");
 	table_add(&t, "share");
 	for (size_t i = 0; i < cp_counts_category_count(c, 0); i++) {
