@@ -1,11 +1,12 @@
 #!/bin/sh
 # examples.sh — smoke run of examples/: a small store made with custprof gen
-# and load, then the counter pop-up for one subscriber, an account
+# and load, then the quick start (C, Python, Lua: the same output, and the
+# code README.md shows), the counter pop-up for one subscriber, an account
 # manager's console, and the call-center list in Python and in Lua (the two
 # print the same), each checked for the parts of its screen.
 set -u
 ex=$top_builddir/examples
-if [ ! -x "$ex/boss-counter" ] || [ ! -x "$ex/vip-console" ]; then
+if [ ! -x "$ex/quickstart" ] || [ ! -x "$ex/boss-counter" ] || [ ! -x "$ex/vip-console" ]; then
 	echo "SKIP: examples not built"
 	exit 77
 fi
@@ -18,6 +19,17 @@ fail() {
 "$CUSTPROF" gen --count 2000 --seed 7 -o "$tmp/subscribers.csv" >/dev/null &&
 	"$CUSTPROF" load --as-of 2026-10 "$tmp/subscribers.csv" -o "$tmp/s.cps" >/dev/null ||
 	fail "custprof gen/load"
+
+# the quick starts of README.md: C, Python and Lua print the same
+# the highest-ARPU one, so that it is on the list too
+qkey=$("$CUSTPROF" select "$tmp/s.cps" --where "stage('crbt') == 'churned'" --order-by arpu --desc \
+	--limit 1 | sed -n 2p)
+[ -n "$qkey" ] || fail "no churned ringback-tone user"
+"$ex/quickstart" "$tmp/s.cps" "$qkey" >"$tmp/quick.c.out" 2>&1 || { cat "$tmp/quick.c.out"; fail "quickstart"; }
+for want in "^tag " "^crbt: churned (crbt.churned)$" "^crbt = churned" "^call $qkey$"; do
+	grep -q "$want" "$tmp/quick.c.out" || { cat "$tmp/quick.c.out"; fail "quickstart: no '$want'"; }
+done
+[ "$(grep -c '^call ' "$tmp/quick.c.out")" -le 10 ] || fail "quickstart: more than 10 calls"
 
 # the counter: a heavy mobile-internet user whose ringback tones are silent
 key=$("$CUSTPROF" select "$tmp/s.cps" --where "tag('gprs.heavy') and stage('crbt') == 'silent'" \
@@ -51,11 +63,21 @@ grep '^1[0-9]\{10\} | ' "$tmp/vip.out" |
 	awk -F' [|] ' 'NR > 1 && $5 + 0 > prev + 0 { exit 1 } { prev = $5 }' ||
 	fail "vip-console order"
 
-# the call center, in Python and in Lua
+# the call center, in Python and in Lua (and their quick starts)
 ran=0
 python=${PYTHON3:-/usr/bin/python3}
 lib=$top_builddir/lib/.libs/libcustprof.so
 if command -v "$python" >/dev/null 2>&1; then
+	CUSTPROF_LIB=$lib PYTHONPATH=$top_srcdir/bindings/python "$python" \
+		"$top_srcdir/examples/quickstart.py" "$tmp/s.cps" "$qkey" >"$tmp/quick.py.out" 2>&1 ||
+		{ cat "$tmp/quick.py.out"; fail "quickstart.py"; }
+	diff "$tmp/quick.c.out" "$tmp/quick.py.out" || fail "quickstart.py and quickstart.c differ"
+	# README.md shows the quick starts as they are here
+	for f in quickstart.c quickstart.py quickstart.lua; do
+		"$python" -c 'import sys; sys.exit(open(sys.argv[1], encoding="utf-8").read() not in open(sys.argv[2], encoding="utf-8").read())' \
+			"$top_srcdir/examples/$f" "$top_srcdir/README.md" ||
+			fail "README.md does not show examples/$f as it is"
+	done
 	CUSTPROF_LIB=$lib PYTHONPATH=$top_srcdir/bindings/python "$python" \
 		"$top_srcdir/examples/callcenter.py" "$tmp/s.cps" --region 福州 --limit 3 \
 		>"$tmp/call.py.out" 2>&1 || { cat "$tmp/call.py.out"; fail "callcenter.py"; }
@@ -65,6 +87,10 @@ if command -v "$python" >/dev/null 2>&1; then
 fi
 if command -v luajit >/dev/null 2>&1; then
 	CUSTPROF_LIB=$lib LUA_PATH="$top_srcdir/bindings/lua/?.lua;;" luajit \
+		"$top_srcdir/examples/quickstart.lua" "$tmp/s.cps" "$qkey" >"$tmp/quick.lua.out" 2>&1 ||
+		{ cat "$tmp/quick.lua.out"; fail "quickstart.lua"; }
+	diff "$tmp/quick.c.out" "$tmp/quick.lua.out" || fail "quickstart.lua and quickstart.c differ"
+	CUSTPROF_LIB=$lib LUA_PATH="$top_srcdir/bindings/lua/?.lua;;" luajit \
 		"$top_srcdir/examples/callcenter.lua" "$tmp/s.cps" 福州 3 \
 		>"$tmp/call.lua.out" 2>&1 || { cat "$tmp/call.lua.out"; fail "callcenter.lua"; }
 	grep -q "^外呼清单: " "$tmp/call.lua.out" || fail "callcenter.lua header"
@@ -73,4 +99,4 @@ fi
 if [ $ran -eq 2 ]; then
 	diff "$tmp/call.py.out" "$tmp/call.lua.out" || fail "callcenter.py and callcenter.lua differ"
 fi
-echo "ok: boss-counter, vip-console, and $ran call-center scripts"
+echo "ok: quickstart, boss-counter, vip-console, and $ran scripting languages"
