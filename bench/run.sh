@@ -121,3 +121,12 @@ if [ -x ./bench/bench_rules ]; then
 	./bench/bench_rules "$store"
 	echo "---"
 fi
+
+# 7. batch work on the loaded store: tag-all on 1 and 2 threads, select
+# top-N, counts (bench/bench_batch)
+if [ -x ./bench/bench_batch ]; then
+	echo
+	echo "--- bench/bench_batch -r $RUNS store.cps"
+	./bench/bench_batch -r "$RUNS" "$store"
+	echo "---"
+fi
