@@ -6,6 +6,8 @@
 # print the same), each checked for the parts of its screen.
 set -u
 ex=$top_builddir/examples
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONDONTWRITEBYTECODE
 if [ ! -x "$ex/quickstart" ] || [ ! -x "$ex/boss-counter" ] || [ ! -x "$ex/vip-console" ]; then
 	echo "SKIP: examples not built"
 	exit 77

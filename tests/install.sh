@@ -16,6 +16,8 @@ srcdir=$(sed -n 's/^abs_top_srcdir = //p' "$builddir/Makefile")
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cp-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 stage=$tmp/stage
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONDONTWRITEBYTECODE
 
 fail() {
 	echo "install.sh: FAIL: $*" >&2
