@@ -69,6 +69,11 @@ grep '^1[0-9]\{10\} | ' "$tmp/vip.out" |
 ran=0
 python=${PYTHON3:-/usr/bin/python3}
 lib=$top_builddir/lib/.libs/libcustprof.so
+# a library built with a sanitizer cannot be loaded into an interpreter
+if nm -D "$lib" 2>/dev/null | grep -q '__asan_\|__ubsan_\|__tsan_'; then
+	echo "examples.sh: $lib is built with a sanitizer: no Python or Lua script run"
+	python=/nonexistent luajit=/nonexistent
+fi
 if command -v "$python" >/dev/null 2>&1; then
 	CUSTPROF_LIB=$lib PYTHONPATH=$top_srcdir/bindings/python "$python" \
 		"$top_srcdir/examples/quickstart.py" "$tmp/s.cps" "$qkey" >"$tmp/quick.py.out" 2>&1 ||
@@ -87,7 +92,7 @@ if command -v "$python" >/dev/null 2>&1; then
 	grep -q "彩铃: 已流失 (crbt.churned)" "$tmp/call.py.out" || fail "callcenter.py script"
 	ran=$((ran + 1))
 fi
-if command -v luajit >/dev/null 2>&1; then
+if command -v "${luajit:-luajit}" >/dev/null 2>&1; then
 	CUSTPROF_LIB=$lib LUA_PATH="$top_srcdir/bindings/lua/?.lua;;" luajit \
 		"$top_srcdir/examples/quickstart.lua" "$tmp/s.cps" "$qkey" >"$tmp/quick.lua.out" 2>&1 ||
 		{ cat "$tmp/quick.lua.out"; fail "quickstart.lua"; }

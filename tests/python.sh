@@ -13,6 +13,12 @@ if [ ! -f "$lib" ]; then
 	echo "SKIP: no shared library ($lib)"
 	exit 77
 fi
+# A library built with a sanitizer cannot be loaded into an interpreter that
+# is not (its runtime must come first): nothing to test here then.
+if nm -D "$lib" 2>/dev/null | grep -q '__asan_\|__ubsan_\|__tsan_'; then
+	echo "SKIP: $lib is built with a sanitizer"
+	exit 77
+fi
 CUSTPROF_LIB=$lib
 PYTHONPATH=$top_srcdir/bindings/python${PYTHONPATH:+:$PYTHONPATH}
 PYTHONDONTWRITEBYTECODE=1
