@@ -69,13 +69,9 @@ grep '^1[0-9]\{10\} | ' "$tmp/vip.out" |
 ran=0
 python=${PYTHON3:-/usr/bin/python3}
 lib=$top_builddir/lib/.libs/libcustprof.so
-# a library built with a sanitizer cannot be loaded into an interpreter
-if nm -D "$lib" 2>/dev/null | grep -q '__asan_\|__ubsan_\|__tsan_'; then
-	echo "examples.sh: $lib is built with a sanitizer: no Python or Lua script run"
-	python=/nonexistent luajit=/nonexistent
-fi
+. "$top_srcdir/tests/interp_env.sh"
 if command -v "$python" >/dev/null 2>&1; then
-	CUSTPROF_LIB=$lib PYTHONPATH=$top_srcdir/bindings/python "$python" \
+	CUSTPROF_LIB=$lib PYTHONPATH=$top_srcdir/bindings/python env $interp_env "$python" \
 		"$top_srcdir/examples/quickstart.py" "$tmp/s.cps" "$qkey" >"$tmp/quick.py.out" 2>&1 ||
 		{ cat "$tmp/quick.py.out"; fail "quickstart.py"; }
 	diff "$tmp/quick.c.out" "$tmp/quick.py.out" || fail "quickstart.py and quickstart.c differ"
@@ -85,19 +81,19 @@ if command -v "$python" >/dev/null 2>&1; then
 			"$top_srcdir/examples/$f" "$top_srcdir/README.md" ||
 			fail "README.md does not show examples/$f as it is"
 	done
-	CUSTPROF_LIB=$lib PYTHONPATH=$top_srcdir/bindings/python "$python" \
+	CUSTPROF_LIB=$lib PYTHONPATH=$top_srcdir/bindings/python env $interp_env "$python" \
 		"$top_srcdir/examples/callcenter.py" "$tmp/s.cps" --region 福州 --limit 3 \
 		>"$tmp/call.py.out" 2>&1 || { cat "$tmp/call.py.out"; fail "callcenter.py"; }
 	grep -q "^外呼清单: [0-9]* 位已流失的彩铃用户（福州）" "$tmp/call.py.out" || fail "callcenter.py header"
 	grep -q "彩铃: 已流失 (crbt.churned)" "$tmp/call.py.out" || fail "callcenter.py script"
 	ran=$((ran + 1))
 fi
-if command -v "${luajit:-luajit}" >/dev/null 2>&1; then
-	CUSTPROF_LIB=$lib LUA_PATH="$top_srcdir/bindings/lua/?.lua;;" luajit \
+if command -v luajit >/dev/null 2>&1; then
+	CUSTPROF_LIB=$lib LUA_PATH="$top_srcdir/bindings/lua/?.lua;;" env $interp_env luajit \
 		"$top_srcdir/examples/quickstart.lua" "$tmp/s.cps" "$qkey" >"$tmp/quick.lua.out" 2>&1 ||
 		{ cat "$tmp/quick.lua.out"; fail "quickstart.lua"; }
 	diff "$tmp/quick.c.out" "$tmp/quick.lua.out" || fail "quickstart.lua and quickstart.c differ"
-	CUSTPROF_LIB=$lib LUA_PATH="$top_srcdir/bindings/lua/?.lua;;" luajit \
+	CUSTPROF_LIB=$lib LUA_PATH="$top_srcdir/bindings/lua/?.lua;;" env $interp_env luajit \
 		"$top_srcdir/examples/callcenter.lua" "$tmp/s.cps" 福州 3 \
 		>"$tmp/call.lua.out" 2>&1 || { cat "$tmp/call.lua.out"; fail "callcenter.lua"; }
 	grep -q "^外呼清单: " "$tmp/call.lua.out" || fail "callcenter.lua header"

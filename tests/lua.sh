@@ -12,10 +12,6 @@ if [ ! -f "$lib" ]; then
 	echo "SKIP: no shared library ($lib)"
 	exit 77
 fi
-# A library built with a sanitizer cannot be loaded into an interpreter that
-# is not (its runtime must come first): nothing to test here then.
-if nm -D "$lib" 2>/dev/null | grep -q '__asan_\|__ubsan_\|__tsan_'; then
-	echo "SKIP: $lib is built with a sanitizer"
-	exit 77
-fi
-CUSTPROF_LIB=$lib exec "$luajit" "$top_srcdir/bindings/lua/test.lua"
+. "$top_srcdir/tests/interp_env.sh"
+# shellcheck disable=SC2086 # interp_env is words
+CUSTPROF_LIB=$lib exec env $interp_env "$luajit" "$top_srcdir/bindings/lua/test.lua"

@@ -13,15 +13,11 @@ if [ ! -f "$lib" ]; then
 	echo "SKIP: no shared library ($lib)"
 	exit 77
 fi
-# A library built with a sanitizer cannot be loaded into an interpreter that
-# is not (its runtime must come first): nothing to test here then.
-if nm -D "$lib" 2>/dev/null | grep -q '__asan_\|__ubsan_\|__tsan_'; then
-	echo "SKIP: $lib is built with a sanitizer"
-	exit 77
-fi
+. "$top_srcdir/tests/interp_env.sh"
 CUSTPROF_LIB=$lib
 PYTHONPATH=$top_srcdir/bindings/python${PYTHONPATH:+:$PYTHONPATH}
 PYTHONDONTWRITEBYTECODE=1
 export CUSTPROF_LIB PYTHONPATH PYTHONDONTWRITEBYTECODE
-exec "$python" -W error::ResourceWarning -m unittest discover -v \
+# shellcheck disable=SC2086 # interp_env is words
+exec env $interp_env "$python" -W error::ResourceWarning -m unittest discover -v \
 	-s "$top_srcdir/bindings/python/tests" -t "$top_srcdir/bindings/python/tests"
