@@ -1279,7 +1279,7 @@ START_TEST(test_select_columns_and_csv)
 	static const char *const names[] = {"a,b", "say \"hi\"", "two\nlines", "=1+2", "+x", "-y",
 	                                    "@z", "-12.5", "\tt", "é"};
 	for (int i = 0; i < 10; i++) {
-		char key[16];
+		char key[32];
 		cp_profile_clear(p);
 		snprintf(key, sizeof(key), "1390000000%d", i);
 		set(p, "msisdn", 0, key);
