@@ -26,6 +26,7 @@
 #include "internal.h" /* first: config.h selects the POSIX interfaces */
 #include "snapshot.h"
 #include "io.h"
+#include "lifecycle.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +44,11 @@
 #define CPS_TEMP_ATTEMPTS 100
 
 static const char *const section_names[CPS_SEC_COUNT + 1] = {
-	"?", "schema", "rows", "strings", "string-hash", "lists", "list-hash", "index"
+	"?", "schema", "rows", "strings", "string-hash", "lists", "list-hash", "index", "stages"
 };
+
+_Static_assert(((CPS_FIXED_HEADER + CPS_SEC_COUNT_V1 * CPS_ENTRY_SIZE + CPS_ALIGN - 1) &
+                ~(CPS_ALIGN - 1)) == CPS_HEADER_SIZE, "versions 1 and 2 share a header size");
 
 typedef struct cps_section {
 	uint64_t offset, length;
@@ -128,6 +132,7 @@ typedef struct cps_writer {
 	uint64_t stored;       /* bytes written to the file so far */
 	uint32_t body_crc;     /* compressed form: CRC32 of the bytes after the header */
 	int cur;               /* section being written */
+	int nsec;              /* sections written: 8 with a stage history, else 7 */
 	cps_section sec[CPS_SEC_COUNT + 1];
 	uint64_t generation, id;
 	uint64_t profiles;     /* rows written */
@@ -400,14 +405,14 @@ static void build_header(uint8_t *h, const cps_writer *w, const cp_store *s)
 {
 	memset(h, 0, CPS_HEADER_SIZE);
 	memcpy(h + CPS_H_MAGIC, CPS_MAGIC, CPS_MAGIC_LEN);
-	put32(h + CPS_H_VERSION, CPS_VERSION);
+	put32(h + CPS_H_VERSION, w->nsec > CPS_SEC_COUNT_V1 ? CPS_VERSION : CPS_VERSION_1);
 	put32(h + CPS_H_BYTE_ORDER, CPS_BYTE_ORDER);
 	put32(h + CPS_H_HEADER_SIZE, CPS_HEADER_SIZE);
 	put32(h + CPS_H_FLAGS, w->compress ? CPS_FLAG_COMPRESSED : 0);
 	put64(h + CPS_H_IMAGE_SIZE, w->image_off);
 	put64(h + CPS_H_STORED_SIZE, w->stored);
 	put32(h + CPS_H_BODY_CRC, w->compress ? w->body_crc : 0);
-	put32(h + CPS_H_NSECTIONS, CPS_SEC_COUNT);
+	put32(h + CPS_H_NSECTIONS, (uint32_t)w->nsec);
 	put32(h + CPS_H_AS_OF, (uint32_t)cp_store_as_of(s));
 	put32(h + CPS_H_ROW_SIZE, s->schema->row_size);
 	put64(h + CPS_H_PROFILES, w->profiles);
@@ -417,7 +422,7 @@ static void build_header(uint8_t *h, const cps_writer *w, const cp_store *s)
 	put32(h + CPS_H_LAYOUT_CRC, cp__snapshot_layout_crc(s->schema));
 	put64(h + CPS_H_GENERATION, w->generation);
 	put64(h + CPS_H_SNAPSHOT_ID, w->id);
-	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+	for (int k = 1; k <= w->nsec; k++) {
 		uint8_t *e = h + CPS_FIXED_HEADER + (size_t)(k - 1) * CPS_ENTRY_SIZE;
 		put32(e + CPS_E_KIND, (uint32_t)k);
 		put64(e + CPS_E_OFFSET, w->sec[k].offset);
@@ -432,6 +437,24 @@ static int write_header(cps_writer *w, const uint8_t *h)
 	if (cp__io_pwrite_all(w->fd, h, CPS_HEADER_SIZE, 0) != 0)
 		return write_error(w, "write");
 	return CP_OK;
+}
+
+static int put_stages(void *ctx, const void *data, size_t n)
+{
+	return section_data(ctx, data, n);
+}
+
+/* The stage history, when the store has one (lifecycle.h). */
+static int write_stages(cps_writer *w)
+{
+	const cp__stagehist *h = cp__stagehist_get(w->store);
+	if (!h)
+		return CP_OK;
+	int rc = section_begin(w, CPS_SEC_STAGES);
+	if (rc == CP_OK)
+		rc = cp__stagehist_encode(h, put_stages, w);
+	section_end(w);
+	return rc;
 }
 
 /* The whole file: a placeholder header, the sections, then the header. */
@@ -454,7 +477,7 @@ static int write_file(cps_writer *w)
 	    (rc = write_rows(w)) || (rc = write_strings(w)) || (rc = write_lists(w)) ||
 	    (rc = write_section(w, CPS_SEC_INDEX, w->index,
 	                        (size_t)w->index_slots * sizeof(uint32_t))) ||
-	    (rc = finish_image(w)))
+	    (rc = write_stages(w)) || (rc = finish_image(w)))
 		return rc;
 	build_header(header, w, s);
 	return write_header(w, header);
@@ -519,6 +542,7 @@ int cp__snapshot_write(cp_store *store, const char *path, int flags, uint64_t ge
 	w.compress = flags & CP_SAVE_COMPRESS;
 	w.generation = generation;
 	w.id = id;
+	w.nsec = cp__stagehist_get(store) ? CPS_SEC_COUNT : CPS_SEC_COUNT_V1;
 	if (!(w.buf = cp__malloc(CPS_BUF_SIZE)))
 		return cp__fail(&store->obj, CP_ENOMEM, "cannot save '%s': out of memory", path);
 	int rc = create_temp(&w, path);
@@ -560,6 +584,7 @@ typedef struct cps_reader {
 	uint64_t image_size;
 	uint64_t stored_size;
 	uint32_t flags;
+	int nsec;             /* sections: 7 (version 1) or 8 (version 2) */
 	int32_t as_of;
 	uint32_t row_size;
 	uint64_t profiles, row_slots;
@@ -616,7 +641,7 @@ static void content_problem(cps_reader *r, int kind, uint64_t off, const char *f
 
 static void content_summary(cps_reader *r)
 {
-	for (int k = 1; k <= CPS_SEC_COUNT; k++)
+	for (int k = 1; k <= r->nsec; k++)
 		if (r->problems[k] > CPS_MAX_LISTED)
 			cp__diag_add(r->diag, CP_SEV_ERROR, r->path, 0, 0,
 			             "section %s: %u more problems not listed", section_names[k],
@@ -665,9 +690,10 @@ static const char *part_at(const cps_reader *r, uint64_t off)
 {
 	static const char *const parts[CPS_SEC_COUNT + 1] = {
 		"the header", "section schema", "section rows", "section strings",
-		"section string-hash", "section lists", "section list-hash", "section index"
+		"section string-hash", "section lists", "section list-hash", "section index",
+		"section stages"
 	};
-	for (int k = CPS_SEC_COUNT; k >= 1; k--)
+	for (int k = r->nsec; k >= 1; k--)
 		if (off >= r->sec[k].offset)
 			return off < r->sec[k].offset + r->sec[k].length ? parts[k]
 			       : "the padding after a section";
@@ -687,9 +713,11 @@ static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
 	if (got < CPS_FIXED_HEADER)
 		return truncated_header(r, fsize, CPS_FIXED_HEADER);
 	uint32_t version = get32(h + CPS_H_VERSION);
-	if (version != CPS_VERSION)
+	if (version != CPS_VERSION && version != CPS_VERSION_1)
 		return problem(r, CP_EVERSION, "header at offset %u: format version %u, "
-		               "this library reads version %u", CPS_H_VERSION, version, CPS_VERSION);
+		               "this library reads versions %u and %u", CPS_H_VERSION, version,
+		               CPS_VERSION_1, CPS_VERSION);
+	int want_sec = version == CPS_VERSION_1 ? CPS_SEC_COUNT_V1 : CPS_SEC_COUNT;
 	uint32_t order = get32(h + CPS_H_BYTE_ORDER);
 	if (order == CPS_BYTE_ORDER_SWAPPED)
 		return problem(r, CP_EVERSION, "header at offset %u: written on a machine of the "
@@ -699,10 +727,11 @@ static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
 		return problem(r, CP_ECORRUPT, "header at offset %u: bad byte-order mark 0x%08x",
 		               CPS_H_BYTE_ORDER, order);
 	uint32_t hsize = get32(h + CPS_H_HEADER_SIZE), nsec = get32(h + CPS_H_NSECTIONS);
-	if (hsize != CPS_HEADER_SIZE || nsec != CPS_SEC_COUNT)
+	if (hsize != CPS_HEADER_SIZE || nsec != (uint32_t)want_sec)
 		return problem(r, CP_ECORRUPT, "header at offset %u: header size %u with %u "
-		               "sections, version %u has %u with %u", CPS_H_HEADER_SIZE, hsize, nsec,
-		               CPS_VERSION, CPS_HEADER_SIZE, CPS_SEC_COUNT);
+		               "sections, version %u has %u with %d", CPS_H_HEADER_SIZE, hsize, nsec,
+		               version, CPS_HEADER_SIZE, want_sec);
+	r->nsec = want_sec;
 	if (got < CPS_HEADER_SIZE)
 		return truncated_header(r, fsize, CPS_HEADER_SIZE);
 	uint32_t want = get32(h + CPS_H_HEADER_CRC), have = header_crc(h, CPS_HEADER_SIZE);
@@ -723,7 +752,7 @@ static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
 	r->layout = get32(h + CPS_H_LAYOUT_CRC);
 	r->generation = get64(h + CPS_H_GENERATION);
 	r->id = get64(h + CPS_H_SNAPSHOT_ID);
-	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+	for (int k = 1; k <= r->nsec; k++) {
 		const uint8_t *e = h + CPS_FIXED_HEADER + (size_t)(k - 1) * CPS_ENTRY_SIZE;
 		r->sec[k].offset = get64(e + CPS_E_OFFSET);
 		r->sec[k].length = get64(e + CPS_E_LENGTH);
@@ -888,7 +917,7 @@ static int load_image(cps_reader *r, int fd)
 	}
 	if (rc != CP_OK)
 		return rc;
-	for (int k = 1; k <= CPS_SEC_COUNT; k++)
+	for (int k = 1; k <= r->nsec; k++)
 		r->data[k] = r->img + r->sec[k].offset;
 	return CP_OK;
 }
@@ -930,7 +959,7 @@ static int check_table(cps_reader *r)
 {
 	const uint8_t *h = r->header;
 	uint64_t end = CPS_HEADER_SIZE;
-	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+	for (int k = 1; k <= r->nsec; k++) {
 		unsigned at = CPS_FIXED_HEADER + (unsigned)(k - 1) * CPS_ENTRY_SIZE;
 		const uint8_t *e = h + at;
 		const cps_section *s = &r->sec[k];
@@ -960,7 +989,7 @@ static int check_table(cps_reader *r)
 static void check_padding(cps_reader *r)
 {
 	uint64_t end = CPS_HEADER_SIZE;
-	for (int k = 1; k <= CPS_SEC_COUNT && !halt(r); k++) {
+	for (int k = 1; k <= r->nsec && !halt(r); k++) {
 		for (uint64_t i = end; i < r->sec[k].offset; i++)
 			if (r->img[i]) {
 				problem(r, CP_ECORRUPT, "padding byte 0x%02x at offset %llu (before "
@@ -994,8 +1023,9 @@ static void check_lengths(cps_reader *r)
 		length_problem(r, CPS_SEC_SCHEMA, "an embedded schema is required");
 	if (!halt(r) && r->row_slots != r->profiles)
 		problem(r, CP_ECORRUPT, "header at offset %u: %llu row slots for %llu profiles "
-		        "(version %u holds live rows only)", CPS_H_ROW_SLOTS,
-		        (unsigned long long)r->row_slots, (unsigned long long)r->profiles, CPS_VERSION);
+		        "(versions %u and %u hold live rows only)", CPS_H_ROW_SLOTS,
+		        (unsigned long long)r->row_slots, (unsigned long long)r->profiles,
+		        CPS_VERSION_1, CPS_VERSION);
 	if (!halt(r) && (r->row_size == 0 || r->row_size % 8 || r->row_slots >= UINT32_MAX ||
 	                 r->sec[CPS_SEC_ROWS].length != r->row_slots * r->row_size))
 		length_problem(r, CPS_SEC_ROWS, "not the header's row slots times its row size");
@@ -1022,7 +1052,7 @@ static void check_lengths(cps_reader *r)
  * the others cost time in proportion to the profiles). */
 static void check_crcs(cps_reader *r)
 {
-	for (int k = 1; k <= CPS_SEC_COUNT && !halt(r); k++) {
+	for (int k = 1; k <= r->nsec && !halt(r); k++) {
 		if (!r->verify && k != CPS_SEC_SCHEMA)
 			continue;
 		const cps_section *s = &r->sec[k];
@@ -1278,6 +1308,18 @@ static int check_index(cps_reader *r)
 	return CP_OK;
 }
 
+/* The stage history: its structure, and every key a string of the pool. */
+static void check_stages(cps_reader *r)
+{
+	const char *why;
+	uint64_t at;
+	const cps_section *s = &r->sec[CPS_SEC_STAGES];
+	if (cp__stagehist_check(sec_data(r, CPS_SEC_STAGES), s->length,
+	                        (const char *)sec_data(r, CPS_SEC_STRINGS),
+	                        r->sec[CPS_SEC_STRINGS].length, &why, &at) != CP_OK)
+		content_problem(r, CPS_SEC_STAGES, s->offset + at, "%s", why);
+}
+
 static void check_contents(cps_reader *r)
 {
 	check_strings(r);
@@ -1290,6 +1332,8 @@ static void check_contents(cps_reader *r)
 		check_rows(r);
 	if (!halt(r))
 		check_index(r);
+	if (!halt(r) && r->nsec > CPS_SEC_COUNT_V1)
+		check_stages(r);
 	content_summary(r);
 }
 
@@ -1347,6 +1391,18 @@ static int build_store(cps_reader *r, cp_store **out)
 	s->image = r->inflated;
 	r->map = NULL;
 	r->inflated = NULL;
+	if (r->nsec > CPS_SEC_COUNT_V1) {
+		/* its structure now; its keys where they are used (lifecycle.h) */
+		const cps_section *st = &r->sec[CPS_SEC_STAGES];
+		const char *why;
+		uint64_t at;
+		rc = cp__stagehist_decode(s, sec_data(r, CPS_SEC_STAGES), st->length, &why, &at);
+		if (rc != CP_OK) {
+			cp_store_free(s);
+			return problem(r, rc, "section stages at offset %llu: %s",
+			               (unsigned long long)(st->offset + at), why);
+		}
+	}
 	*out = s;
 	return CP_OK;
 }
@@ -1486,7 +1542,8 @@ uint64_t cp__snapshot_generation(const char *path)
 	ssize_t n = pread(fd, h, sizeof(h), 0);
 	close(fd);
 	if (n != (ssize_t)sizeof(h) || memcmp(h, CPS_MAGIC, CPS_MAGIC_LEN) != 0 ||
-	    get32(h + CPS_H_VERSION) != CPS_VERSION || get32(h + CPS_H_BYTE_ORDER) != CPS_BYTE_ORDER)
+	    (get32(h + CPS_H_VERSION) != CPS_VERSION && get32(h + CPS_H_VERSION) != CPS_VERSION_1) ||
+	    get32(h + CPS_H_BYTE_ORDER) != CPS_BYTE_ORDER)
 		return 0;
 	return get64(h + CPS_H_GENERATION);
 }

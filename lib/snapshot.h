@@ -5,7 +5,7 @@
  * A snapshot is an image of the store's arrays:
  *
  *   [ header: fixed part (128 bytes) + section table, padded to 64 ]
- *   [ section 1 ][ zero padding to 64 ][ section 2 ] ... [ section 7 ]
+ *   [ section 1 ][ zero padding to 64 ][ section 2 ] ... [ section 7 or 8 ]
  *
  * Every section holds one array of struct cp_store verbatim, in the
  * machine's byte order (recorded in the header; another byte order is
@@ -28,7 +28,11 @@
 
 #define CPS_MAGIC "\x89" "CPS\r\n\x1a\n" /* 8 bytes, no NUL */
 #define CPS_MAGIC_LEN 8
-#define CPS_VERSION 1u
+/* Version 2 is version 1 with an eighth section, the stage history of
+ * month closes.  A store without a history is written as version 1, which
+ * libraries that predate the history read as before; this one reads both. */
+#define CPS_VERSION 2u
+#define CPS_VERSION_1 1u
 #define CPS_BYTE_ORDER 0x01020304u   /* written natively: 04 03 02 01 on little-endian */
 #define CPS_BYTE_ORDER_SWAPPED 0x04030201u /* as read on a machine of the other order */
 #define CPS_ALIGN 64u
@@ -82,8 +86,12 @@ enum cps_section_kind {
 	CPS_SEC_LISTS = 5,       /* cp_listpool.items, u32 */
 	CPS_SEC_LIST_HASH = 6,   /* cp_listpool.hash */
 	CPS_SEC_INDEX = 7,       /* cp_index.slots */
-	CPS_SEC_COUNT = 7
+	CPS_SEC_STAGES = 8,      /* version 2: the stage history (lifecycle.h, stagehist.c) */
+	CPS_SEC_COUNT = 8        /* sections of the latest version */
 };
+#define CPS_SEC_COUNT_V1 7
+
+/* Version 1's header (7 table entries) has the same size: one layout. */
 
 #define CPS_HEADER_SIZE \
 	((CPS_FIXED_HEADER + CPS_SEC_COUNT * CPS_ENTRY_SIZE + CPS_ALIGN - 1) & ~(CPS_ALIGN - 1))

@@ -6,6 +6,7 @@
  */
 #include "store.h"
 #include "wal.h"
+#include "lifecycle.h"
 
 #include <sys/mman.h>
 
@@ -1142,6 +1143,7 @@ void cp_store_free(cp_store *s)
 	if (!s)
 		return;
 	cp__wal_free(s);
+	cp__stagehist_free(s->stagehist);
 	cp__seg_free(&s->rows);
 	cp__seg_free(&s->over_rows);
 	cp__seg_free(&s->strings.seg);
@@ -1478,6 +1480,36 @@ int cp_store_put(cp_store *s, const cp_profile *p, int *replaced)
 	if (!s || !p)
 		return CP_EINVAL;
 	return cp__store_put(s, p, replaced, true);
+}
+
+int cp__store_rewrite_all(cp_store *s, void (*fn)(void *ctx, uint8_t *dst), void *ctx)
+{
+	size_t rs = s->schema->row_size;
+	uint32_t need = 0;
+	for (uint32_t i = 0; i < s->nbase; i++)
+		if (!s->over || s->over[i] == 0)
+			need++;
+	int rc;
+	if (need && ((rc = over_reserve(s)) != CP_OK ||
+	             (rc = cp__seg_reserve(&s->over_rows, need)) != CP_OK))
+		return rc;
+	for (uint32_t i = 0; i < s->nrows; i++) {
+		const uint8_t *cur = cp__store_wrow(s, i);
+		if (!cur)
+			continue;
+		memcpy(s->scratch, cur, rs);
+		fn(ctx, s->scratch);
+		if (i >= s->nbase) {
+			row_write(overlay_row(s, i), s->scratch, rs, true);
+		} else if (s->over[i] == 0) {
+			uint32_t unit = s->over_rows.end++;
+			row_write(cp__seg_at(&s->over_rows, unit), s->scratch, rs, true);
+			cp__st32_rel(&s->over[i], unit + 1);
+		} else {
+			row_write(cp__seg_at(&s->over_rows, s->over[i] - 1), s->scratch, rs, true);
+		}
+	}
+	return CP_OK;
 }
 
 /* =========================================================================

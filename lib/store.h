@@ -281,6 +281,7 @@ typedef struct cp_itab {
 #define CP_OVER_DEAD UINT32_MAX
 
 struct cp_wal;
+struct cp__stagehist;
 
 struct cp_store {
 	cp_obj obj;
@@ -315,6 +316,8 @@ struct cp_store {
 	void *base_own;           /* the base pools of a new store */
 
 	struct cp_wal *wal;       /* file, log and sync state of an opened store, or NULL */
+	struct cp__stagehist *stagehist; /* stages recorded by month closes (lifecycle.h;
+	                                  * atomic), or NULL */
 };
 
 /* Rows readers may visit. */
@@ -415,6 +418,16 @@ typedef struct cp_store_base {
 	int as_of;
 } cp_store_base;
 int cp__store_new_base(cp_store **out, const cp_schema *schema, const cp_store_base *b);
+
+/*
+ * Give every live row new cells: fn writes into dst (a copy of src, a row
+ * read by the writer) what the row is to hold; ids stay the store's.  Not
+ * logged (a month close, which compacts after it).  Everything that can
+ * fail is reserved first, so either every row changes or none does (a base
+ * row then takes a row of the overlay, as a put of its key would).  Writer
+ * thread; CP_OK, CP_ENOMEM or CP_ELIMIT.
+ */
+int cp__store_rewrite_all(cp_store *s, void (*fn)(void *ctx, uint8_t *dst), void *ctx);
 
 /* Put and delete without the log (replay) or with it (the public calls). */
 int cp__store_put(cp_store *s, const cp_profile *p, int *replaced, bool log);

@@ -1312,6 +1312,11 @@ int cp__wal_log_as_of(cp_store *s, int yyyymm)
 	return log_update(s, rc);
 }
 
+void cp__wal_break(cp_store *s)
+{
+	s->wal->broken = true;
+}
+
 void cp__wal_free(cp_store *s)
 {
 	cp_wal *w = s->wal;

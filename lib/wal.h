@@ -77,6 +77,10 @@ int cp__wal_begin(cp_store *s);
 int cp__wal_log_put(cp_store *s, const cp_profile *p);
 int cp__wal_log_delete(cp_store *s, const char *key, size_t len);
 int cp__wal_log_as_of(cp_store *s, int yyyymm);
+/* The store changed in memory beyond what its files hold (a month close
+ * whose snapshot could not be written): no further update (s->wal not
+ * NULL). */
+void cp__wal_break(cp_store *s);
 
 /*
  * Replay a log image (the fuzz harness and the tests): data[0..len) as if

@@ -340,6 +340,14 @@ CP_API int cp_load_opts_set_delimiter(cp_load_opts *opts, int delimiter);
 /* Write every rejected row as "line,column,reason" to this file (copied). */
 CP_API int cp_load_opts_set_rejects_path(cp_load_opts *opts, const char *path);
 CP_API int cp_load_opts_set_progress(cp_load_opts *opts, cp_progress_fn fn, void *userdata);
+/*
+ * 1: a row updates the stored profile of its key, cell by cell: the cells
+ * of the columns present in the file are set (an empty one to null), every
+ * other cell keeps its value; a key not stored yet gets a new profile.  A
+ * row is not a duplicate for updating a profile.  0 (the default): a row
+ * replaces the whole profile.
+ */
+CP_API int cp_load_opts_set_merge(cp_load_opts *opts, int merge);
 
 /* A report of one or more loads (counts accumulate).  Free with
  * cp_load_report_free(). */
@@ -571,6 +579,12 @@ CP_API int cp_ruleset_track_rule_count(const cp_ruleset *rs, int track);
 CP_API const char *cp_ruleset_track_rule_id(const cp_ruleset *rs, int track, int i);
 CP_API int cp_ruleset_track_rule_stage(const cp_ruleset *rs, int track, int i);
 CP_API const char *cp_ruleset_track_rule_expr(const cp_ruleset *rs, int track, int i);
+/* Rule i's label (the label of its stage if it has none) and description
+ * ("" if none): the reason for a stage in words, for a clerk's screen. */
+CP_API const char *cp_ruleset_track_rule_label(const cp_ruleset *rs, int track, int i);
+CP_API const char *cp_ruleset_track_rule_description(const cp_ruleset *rs, int track, int i);
+/* The track's description; "" if none. */
+CP_API const char *cp_ruleset_track_description(const cp_ruleset *rs, int track);
 /* The stage given when no rule applies. */
 CP_API int cp_ruleset_track_otherwise(const cp_ruleset *rs, int track);
 
@@ -580,6 +594,9 @@ CP_API int cp_ruleset_track_otherwise(const cp_ruleset *rs, int track);
 CP_API const char *cp_ruleset_stage_label(const cp_ruleset *rs, int stage);
 CP_API int cp_ruleset_stage_driver_count(const cp_ruleset *rs, int stage);
 CP_API const char *cp_ruleset_stage_driver(const cp_ruleset *rs, int stage, int i);
+/* The name of that driver in the model ("离网" for "churn").  Static
+ * storage; NULL out of range. */
+CP_API const char *cp_ruleset_stage_driver_label(const cp_ruleset *rs, int stage, int i);
 
 /* Parameters after overrides: "pack.name" and the value as a literal. */
 CP_API int cp_ruleset_param_count(const cp_ruleset *rs);
@@ -679,6 +696,82 @@ CP_API int cp_explain_node_truth(const cp_explain *ex, int node);
 /* A remark on node 0 or a rule ("gprs.silent applies first in group
  * gprs.attr"), or "". */
 CP_API const char *cp_explain_node_note(const cp_explain *ex, int node);
+
+/* ------------------------------------------------------------------------
+ * Month close and the stage history (DESIGN §6).
+ * ------------------------------------------------------------------------ */
+
+/* "No stage": a subscriber not recorded at a close (from), or without a
+ * profile now (to). */
+#define CP_STAGE_NONE (-1)
+
+/*
+ * Close the store's as-of month: evaluate every profile with rs on the
+ * month being closed and record its stage per track of rs in the stage
+ * history; then shift every series one month back (month i becomes month
+ * i+1, the oldest month drops off, month 0 becomes null) and advance the
+ * as-of month by one.  A new month's export is then loaded on top
+ * (cp_load_opts_set_merge).  The history keeps the last
+ * cp_schema_months() closes.  Either every profile is closed or, on
+ * failure, none is.  A store opened from a file is written anew at the end
+ * (as cp_store_compact does); if that fails the store takes no further
+ * update.  CP_EMISUSE when the store has no as-of month or was opened
+ * read-only, CP_EINVAL when rs was compiled for another schema; the
+ * message is in cp_errmsg(store).
+ */
+CP_API int cp_store_close_month(cp_store *store, const cp_ruleset *rs);
+
+/* Closes recorded, 0 .. cp_schema_months(); close 0 is the latest. */
+CP_API int cp_store_stage_history_count(const cp_store *store);
+/* The month (yyyymm) close recorded; 0 out of range. */
+CP_API int cp_store_stage_history_month(const cp_store *store, int close);
+/* Subscribers recorded by the close; 0 out of range. */
+CP_API size_t cp_store_stage_history_size(const cp_store *store, int close);
+/* The tracks the close recorded (those of the ruleset it was made with):
+ * how many, the name of each, and the index of a name (or CP_ENOTFOUND).
+ * Names are owned by the store. */
+CP_API int cp_store_stage_history_track_count(const cp_store *store, int close);
+CP_API const char *cp_store_stage_history_track(const cp_store *store, int close, int track);
+CP_API int cp_store_stage_history_track_index(const cp_store *store, int close,
+                                              const char *name);
+/* Entry i (< cp_store_stage_history_size) of a close, in no particular
+ * order: the subscriber's key (owned by the store; NULL out of range) and
+ * the stage recorded on track (enum cp_stage; CP_STAGE_NONE out of range). */
+CP_API const char *cp_store_stage_history_key(const cp_store *store, int close, size_t i);
+CP_API int cp_store_stage_history_stage(const cp_store *store, int close, size_t i,
+                                        int track);
+/* The stage recorded for the profile view points at, on a track of the
+ * close (an index of cp_store_stage_history_track); CP_STAGE_NONE when the
+ * profile was not recorded (or out of range). */
+CP_API int cp_view_stage_history(const cp_view *view, int close, int track);
+
+/*
+ * Stage transitions: for every track of a ruleset, how many subscribers
+ * went from the stage recorded at a close to the stage the ruleset gives
+ * now, as a from/to matrix.  from is CP_STAGE_NONE for a subscriber the
+ * close did not record (new since, or a track it did not record); to is
+ * CP_STAGE_NONE for a subscriber recorded but without a profile now.
+ */
+typedef struct cp_transitions cp_transitions;
+
+/*
+ * Evaluate every profile of store with res's ruleset and count the
+ * transitions since close (0: the latest).  res is the caller's scratch;
+ * failures leave their message in cp_errmsg(res): CP_ENOTFOUND when the
+ * store has no such close, CP_EINVAL for a store of another schema.  Free
+ * with cp_transitions_free().
+ */
+CP_API int cp_transitions_new(cp_transitions **out, cp_result *res, const cp_store *store,
+                              int close);
+CP_API void cp_transitions_free(cp_transitions *tr);
+/* The month of the close compared with (yyyymm). */
+CP_API int cp_transitions_month(const cp_transitions *tr);
+/* Subscribers counted on every track: profiles now plus those recorded
+ * and gone. */
+CP_API uint64_t cp_transitions_total(const cp_transitions *tr);
+/* Subscribers who went from stage from to stage to on track (a track index
+ * of the ruleset); 0 out of range. */
+CP_API uint64_t cp_transitions_count(const cp_transitions *tr, int track, int from, int to);
 
 #ifdef __cplusplus
 }
