@@ -136,3 +136,11 @@ for prog in ./bench/bench_open ./bench/bench_wal; do
 		echo "($prog not built: not measured)"
 	fi
 done
+# 7. batch work on the loaded store: tag-all on 1 and 2 threads, select
+# top-N, counts (bench/bench_batch)
+if [ -x ./bench/bench_batch ]; then
+	echo
+	echo "--- bench/bench_batch -r $RUNS store.cps"
+	./bench/bench_batch -r "$RUNS" "$store"
+	echo "---"
+fi

@@ -424,6 +424,9 @@ typedef struct cp__track {
 
 struct cp_ruleset {
 	cp_obj obj;
+	bool derived;        /* a query's extension of a ruleset (rules_query.c): it
+	                      * shares most of these with its base and is freed with
+	                      * the query (cp_ruleset_free ignores it) */
 	const cp_schema *schema;   /* own reference */
 	cp__arena arena;
 	cp__prog prog;       /* every node's value: explain runs this one */

@@ -321,6 +321,10 @@ void cp__lex_next(cp__lexer *lx, cp__token *t)
 		size_t b = c == '$' ? p + 1 : p, e = b;
 		while (e < n && is_ident_char(s[e]))
 			e++;
+		/* $pack.name: a parameter of one pack (ad-hoc queries) */
+		if (c == '$' && e + 1 < n && s[e] == '.' && is_ident_start((unsigned char)s[e + 1]))
+			for (e++; e < n && is_ident_char(s[e]);)
+				e++;
 		t->len = (uint32_t)(e - p);
 		lx->pos = e;
 		if (e - b > CP_RULES_MAX_NAME) {

@@ -926,7 +926,7 @@ int cp_ruleset_compile(cp_ruleset **out, const cp_schema *schema, const cp_rules
 
 void cp_ruleset_free(cp_ruleset *rs)
 {
-	if (rs)
+	if (rs && !rs->derived)
 		ruleset_destroy(rs);
 }
 

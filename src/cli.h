@@ -28,6 +28,8 @@ int cmd_tag(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_stage(int argc, char **argv);   /* cmd_stage.c */
 int cmd_close_month(int argc, char **argv);
+int cmd_count(int argc, char **argv);   /* cmd_batch.c */
+int cmd_select(int argc, char **argv);
 
 /* ---- messages ---- */
 
@@ -161,5 +163,19 @@ double cli_now(void);
  */
 int cli_compile_rules(const char *cmd, const cp_schema *schema, const cli_list *files,
                       const cli_list *params, int print_warnings, cp_ruleset **out);
+
+/* Progress of a batch call on the terminal (cmd_batch.c). */
+typedef struct cli_batch_progress {
+	cli_progress line;
+	const char *cmd;
+} cli_batch_progress;
+
+/*
+ * Batch options for command cmd: --threads text (NULL: every processor)
+ * and a progress line in *progress (kept by the caller; end it with
+ * cli_progress_end).  CLI_GO or EXIT_ERROR after a message.
+ */
+int cli_batch_opts(const char *cmd, const char *threads, cli_batch_progress *progress,
+                   cp_batch_opts **out);
 
 #endif

@@ -117,7 +117,7 @@ int cmd_check(int argc, char **argv)
 
 static const char tag_usage[] =
 	"custprof tag STORE.cps [--rules R.yaml]... [--param NAME=VALUE]... (--msisdn N | --all)\n"
-	"       [--format text|csv|json]";
+	"       [--format text|csv|json] [--threads N]";
 static const char tag_help[] =
 	"Print the tags that apply to one subscriber (--msisdn) or to every one\n"
 	"(--all), in the order of the rules.  csv: a header 'msisdn,tags' and one\n"
@@ -130,6 +130,7 @@ static const char tag_help[] =
 	"  --msisdn N            one subscriber\n"
 	"  --all                 every subscriber, in store order\n"
 	"  --format F            text (default), csv or json\n"
+	"  --threads N           threads for --all (default: one per processor)\n"
 	"  -h, --help            show this help\n";
 
 enum { FMT_TEXT, FMT_CSV, FMT_JSON };
@@ -149,10 +150,11 @@ static void json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void print_tags(FILE *out, int format, const cp_ruleset *rs, const cp_result *res,
+/* The tags of one subscriber (tag indexes, ruleset order) in a format; one:
+ * the only subscriber printed (--msisdn), first: the first of --all. */
+static void print_tags(FILE *out, int format, const cp_ruleset *rs, const int *tags, int n,
                        const char *key, int one, int first)
 {
-	int n = cp_result_tag_count(res);
 	switch (format) {
 	case FMT_CSV: {
 		cli_csv_field(out, key);
@@ -160,7 +162,7 @@ static void print_tags(FILE *out, int format, const cp_ruleset *rs, const cp_res
 		/* the joined list is one field: quoted as a whole if it must be */
 		size_t len = 1;
 		for (int i = 0; i < n; i++)
-			len += strlen(cp_ruleset_tag_id(rs, cp_result_tag_at(res, i))) + 1;
+			len += strlen(cp_ruleset_tag_id(rs, tags[i])) + 1;
 		char *joined = malloc(len);
 		if (!joined)
 			break;
@@ -168,7 +170,7 @@ static void print_tags(FILE *out, int format, const cp_ruleset *rs, const cp_res
 		for (int i = 0; i < n; i++) {
 			if (i)
 				strcat(joined, ";");
-			strcat(joined, cp_ruleset_tag_id(rs, cp_result_tag_at(res, i)));
+			strcat(joined, cp_ruleset_tag_id(rs, tags[i]));
 		}
 		cli_csv_field(out, joined);
 		free(joined);
@@ -182,7 +184,7 @@ static void print_tags(FILE *out, int format, const cp_ruleset *rs, const cp_res
 		fputs(", \"tags\": [", out);
 		for (int i = 0; i < n; i++) {
 			fputs(i ? ", " : "", out);
-			json_string(out, cp_ruleset_tag_id(rs, cp_result_tag_at(res, i)));
+			json_string(out, cp_ruleset_tag_id(rs, tags[i]));
 		}
 		fputs(one ? "]}\n" : "]}", out);
 		break;
@@ -191,19 +193,18 @@ static void print_tags(FILE *out, int format, const cp_ruleset *rs, const cp_res
 			printf("%s: %d tag%s\n", key, n, n == 1 ? "" : "s");
 			size_t w = 0;
 			for (int i = 0; i < n; i++) {
-				size_t l = strlen(cp_ruleset_tag_id(rs, cp_result_tag_at(res, i)));
+				size_t l = strlen(cp_ruleset_tag_id(rs, tags[i]));
 				w = l > w ? l : w;
 			}
 			for (int i = 0; i < n; i++) {
-				int t = cp_result_tag_at(res, i);
 				fputs("  ", out);
-				cli_print_padded(out, cp_ruleset_tag_id(rs, t), w + 2);
-				fprintf(out, "%s\n", cp_ruleset_tag_label(rs, t));
+				cli_print_padded(out, cp_ruleset_tag_id(rs, tags[i]), w + 2);
+				fprintf(out, "%s\n", cp_ruleset_tag_label(rs, tags[i]));
 			}
 		} else {
 			fprintf(out, "%s:", key);
 			for (int i = 0; i < n; i++)
-				fprintf(out, " %s", cp_ruleset_tag_id(rs, cp_result_tag_at(res, i)));
+				fprintf(out, " %s", cp_ruleset_tag_id(rs, tags[i]));
 			fputc('\n', out);
 		}
 		break;
@@ -225,40 +226,46 @@ static int parse_format(const char *text, int *format)
 	return CLI_GO;
 }
 
-static int tag_all(const cp_store *store, const cp_ruleset *rs, cp_result *res, cp_view *view,
-                   int format)
+/* --all: the tag table made on every core, then printed in store order. */
+static int tag_all(const cp_store *store, const cp_ruleset *rs, int format, const char *threads)
 {
-	cp_iter *it;
-	cli_progress progress;
-	size_t done = 0, total = cp_store_count(store);
-	int rc;
+	cp_tagtable *table = NULL;
+	cp_batch_opts *opts = NULL;
+	cli_batch_progress progress;
+	int *tags = NULL, rc;
 
-	if (cp_iter_new(&it, store) != CP_OK) {
+	if ((rc = cli_batch_opts("tag", threads, &progress, &opts)) != CLI_GO)
+		return rc;
+	if (cp_tagtable_new(&table, rs) != CP_OK ||
+	    !(tags = malloc(((size_t)cp_ruleset_tag_count(rs) + 1) * sizeof(*tags)))) {
 		cli_error("out of memory");
-		return EXIT_ERROR;
+		rc = EXIT_ERROR;
+		goto out;
 	}
-	cli_progress_begin(&progress);
+	int built = cp_tagtable_build(table, store, opts);
+	cli_progress_end(&progress.line);
+	if (built != CP_OK) {
+		cli_error("tag: %s", cp_errmsg(table));
+		rc = EXIT_ERROR;
+		goto out;
+	}
 	if (format == FMT_CSV)
 		puts("msisdn,tags");
-	while ((rc = cp_iter_next(it, view)) == CP_OK) {
-		if ((rc = cp_eval(res, view)) != CP_OK)
-			break;
-		print_tags(stdout, format, rs, res, cp_view_key(view), 0, done == 0);
-		if (++done % 4096 == 0 && cli_progress_due(&progress)) {
-			char line[64];
-			snprintf(line, sizeof(line), "tag: %zu of %zu", done, total);
-			cli_progress_show(&progress, line);
-		}
+	size_t count = cp_tagtable_count(table);
+	for (size_t i = 0; i < count; i++) {
+		int n = 0;
+		for (int t = cp_tagtable_next_tag(table, i, 0); t >= 0; t = cp_tagtable_next_tag(table, i, t + 1))
+			tags[n++] = t;
+		print_tags(stdout, format, rs, tags, n, cp_tagtable_key(table, i), 0, i == 0);
 	}
-	cli_progress_end(&progress);
-	cp_iter_free(it);
 	if (format == FMT_JSON)
-		puts(done ? "\n]" : "[]");
-	if (rc != CP_DONE) {
-		cli_error("tag: %s", cp_errmsg(res));
-		return EXIT_ERROR;
-	}
-	return EXIT_OK;
+		puts(count ? "\n]" : "[]");
+	rc = EXIT_OK;
+out:
+	free(tags);
+	cp_tagtable_free(table);
+	cp_batch_opts_free(opts);
+	return rc;
 }
 
 /* Open the store and compile the rules against its schema. */
@@ -280,7 +287,7 @@ static int open_and_compile(const char *cmd, const char *path, const cli_list *f
 
 int cmd_tag(int argc, char **argv)
 {
-	const char *msisdn = NULL, *format_text = NULL;
+	const char *msisdn = NULL, *format_text = NULL, *threads = NULL;
 	int all = 0, format;
 	cli_list files = {NULL, 0}, params = {NULL, 0};
 	const cli_opt opts[] = {
@@ -289,6 +296,7 @@ int cmd_tag(int argc, char **argv)
 		{"msisdn", 0, CLI_VALUE, &msisdn},
 		{"all", 0, CLI_FLAG, &all},
 		{"format", 0, CLI_VALUE, &format_text},
+		{"threads", 0, CLI_VALUE, &threads},
 		{NULL, 0, 0, NULL},
 	};
 	const cli_spec spec = {"tag", tag_usage, tag_help, opts, 1, 1};
@@ -312,7 +320,7 @@ int cmd_tag(int argc, char **argv)
 	                           &view)) != CLI_GO)
 		goto out;
 	if (all) {
-		rc = tag_all(store, rs, res, view, format);
+		rc = tag_all(store, rs, format, threads);
 	} else if (cp_store_get(store, msisdn, view) != CP_OK) {
 		cli_error("tag: %s: no profile with key '%s'", operands.items[0], msisdn);
 		rc = EXIT_ERROR;
@@ -320,9 +328,19 @@ int cmd_tag(int argc, char **argv)
 		cli_error("tag: %s", cp_errmsg(res));
 		rc = EXIT_ERROR;
 	} else {
+		int n = cp_result_tag_count(res);
+		int *tags = malloc(((size_t)n + 1) * sizeof(*tags));
+		if (!tags) {
+			cli_error("out of memory");
+			rc = EXIT_ERROR;
+			goto out;
+		}
+		for (int i = 0; i < n; i++)
+			tags[i] = cp_result_tag_at(res, i);
 		if (format == FMT_CSV)
 			puts("msisdn,tags");
-		print_tags(stdout, format, rs, res, cp_view_key(view), 1, 1);
+		print_tags(stdout, format, rs, tags, n, cp_view_key(view), 1, 1);
+		free(tags);
 		rc = EXIT_OK;
 	}
 out:

@@ -23,6 +23,8 @@ static const struct {
 	{"explain", cmd_explain, "why a tag applies, or how a track chose a stage"},
 	{"stage", cmd_stage, "lifecycle stages per track, and transitions since a month close"},
 	{"close-month", cmd_close_month, "record the stages, shift every series, next month"},
+	{"count", cmd_count, "profiles per tag and stage, and cross-tabs"},
+	{"select", cmd_select, "a target list: a filter, an order, a limit, columns; CSV"},
 };
 
 static void usage(FILE *out)

@@ -773,6 +773,229 @@ CP_API uint64_t cp_transitions_total(const cp_transitions *tr);
  * of the ruleset); 0 out of range. */
 CP_API uint64_t cp_transitions_count(const cp_transitions *tr, int track, int from, int to);
 
+/* ------------------------------------------------------------------------
+ * Queries: one expression of the rule language (custprof-rules(5))
+ * compiled against a ruleset, with its fields, metrics, parameters, tag()
+ * and stage(): a filter "tag('crbt.total_silent') and region == 'hz'", an
+ * order "churn_score", a column "sum(arpu[0..2])".
+ * ------------------------------------------------------------------------ */
+typedef struct cp_query cp_query;
+
+/*
+ * Compile expr against rs.  A parameter is written $name (when one pack
+ * declares it) or $pack.name.  Every error goes to diag (if not NULL) with
+ * name as its file (NULL: "expression"), line 1 and the column of the
+ * offending character of expr; on failure *out is NULL and the status of the
+ * first error is returned.  q reads rs: free it with cp_query_free() before
+ * rs.  A query, like a ruleset, may be shared by threads.
+ */
+CP_API int cp_query_compile(cp_query **out, const cp_ruleset *rs, const char *expr,
+                            const char *name, cp_diag *diag);
+CP_API void cp_query_free(cp_query *q);
+/* The expression as given; owned by q. */
+CP_API const char *cp_query_expr(const cp_query *q);
+/* enum cp_type of the value (a stage or a closed enum: CP_TYPE_ENUM, an open
+ * enum: CP_TYPE_STRING); 0 when it is always null. */
+CP_API int cp_query_type(const cp_query *q);
+/* 0 for a single value, n for a window of n values. */
+CP_API int cp_query_window(const cp_query *q);
+/*
+ * The ruleset that evaluates the query: rs extended with it.  A cp_result
+ * made from it (cp_result_new) and filled by cp_eval holds every tag,
+ * stage and metric of rs, and the value of the query.  Owned by q (never
+ * pass it to cp_ruleset_free); introspection gives what rs gives.
+ */
+CP_API const cp_ruleset *cp_query_ruleset(const cp_query *q);
+/*
+ * The query's value in res, a result of cp_query_ruleset(q) after cp_eval
+ * (any other result reads as null).  int: bool, int, money (fen), date
+ * (days), enum (value index); float: any number (money in yuan).  A window
+ * reads its first element; the text gives it whole.
+ */
+CP_API int cp_query_is_null(const cp_query *q, const cp_result *res);
+CP_API int64_t cp_query_int(const cp_query *q, const cp_result *res);
+CP_API double cp_query_float(const cp_query *q, const cp_result *res);
+/* The value as a CSV cell ("" for null, bools 1/0, money in yuan, dates
+ * YYYY-MM-DD, set items and window elements joined by ';') into buf, as
+ * snprintf: the length the full text needs, or CP_EINVAL / CP_EMISUSE (res
+ * is not an evaluated result of the query's ruleset). */
+CP_API int cp_query_value_text(const cp_query *q, const cp_result *res, char *buf, size_t size);
+
+/* ------------------------------------------------------------------------
+ * Batch (DESIGN §8): every profile of a store, on every core — the tag
+ * table, counts and cross-tabs, target lists.
+ *
+ * The store's rows are cut into chunks that threads take in turn, each
+ * thread evaluating into its own cp_result; results never depend on the
+ * number of threads.  The progress callback runs on the calling thread only,
+ * now and then and once at the end, with rows done and rows in all (row
+ * slots of the store, a deleted profile's included); a non-zero return
+ * stops every thread within a few rows and the call returns CP_ECANCELED.
+ * Another thread may write to the store meanwhile: each profile is read
+ * whole, and profiles added after the call began may be missed.
+ * ------------------------------------------------------------------------ */
+typedef struct cp_batch_opts cp_batch_opts;
+
+/* Defaults: one thread per online processor, no progress.  Free with
+ * cp_batch_opts_free(). */
+CP_API int cp_batch_opts_new(cp_batch_opts **out);
+CP_API void cp_batch_opts_free(cp_batch_opts *opts);
+/* Threads to use (1..CP_BATCH_MAX_THREADS), or 0 for one per online
+ * processor.  CP_EINVAL otherwise. */
+#define CP_BATCH_MAX_THREADS 256
+CP_API int cp_batch_opts_set_threads(cp_batch_opts *opts, int threads);
+CP_API int cp_batch_opts_set_progress(cp_batch_opts *opts, cp_progress_fn fn, void *userdata);
+
+/* The tag table: one bit per tag and the stage of every track, for every
+ * profile, in store order. */
+typedef struct cp_tagtable cp_tagtable;
+
+/* An empty table for rs.  Free with cp_tagtable_free() before rs. */
+CP_API int cp_tagtable_new(cp_tagtable **out, const cp_ruleset *rs);
+CP_API void cp_tagtable_free(cp_tagtable *t);
+/*
+ * Evaluate every profile of store into t (its previous content is
+ * replaced).  opts may be NULL.  CP_OK; CP_EINVAL when the store's schema
+ * does not fit the ruleset; CP_ECANCELED; CP_ENOMEM.  On failure t is empty
+ * and cp_errmsg(t) says why.
+ */
+CP_API int cp_tagtable_build(cp_tagtable *t, const cp_store *store, const cp_batch_opts *opts);
+CP_API size_t cp_tagtable_count(const cp_tagtable *t);     /* profiles */
+/* Key of profile i (< count), owned by t; NULL out of range. */
+CP_API const char *cp_tagtable_key(const cp_tagtable *t, size_t i);
+/* 1 if tag applies to profile i, else 0 (also out of range). */
+CP_API int cp_tagtable_tag(const cp_tagtable *t, size_t i, int tag);
+/* The first tag index >= tag that applies to profile i, or -1: loop with
+ * for (k = cp_tagtable_next_tag(t, i, 0); k >= 0; k = cp_tagtable_next_tag(t, i, k + 1)). */
+CP_API int cp_tagtable_next_tag(const cp_tagtable *t, size_t i, int tag);
+/* Stage (enum cp_stage) of track for profile i; -1 out of range. */
+CP_API int cp_tagtable_stage(const cp_tagtable *t, size_t i, int track);
+
+/*
+ * Counts: profiles per tag, per stage of each track, and a cross-tab by one
+ * or two dimensions.  A dimension is "tag" (every tag: a profile counts
+ * under each tag that applies), "group:ID" (the tag an exclusive group
+ * gives), "stage" (the first track), "stage:TRACK", or an expression of
+ * type bool, enum, string, set or list: a field ("region", "brand",
+ * "arpu_m0" is "arpu[0]"), a metric, any expression
+ * ("if(arpu > 100, 'high', 'low')"); set and list items are counted each.
+ * Categories: the listed ones first (tags, group members, a track's stages,
+ * an enum's values, false/true), then the other values in byte order, then
+ * null (name "", only when some profile has it).
+ */
+typedef struct cp_counts cp_counts;
+
+#define CP_COUNTS_MAX_DIMS 2
+#define CP_COUNTS_MAX_CATEGORIES 100000  /* per dimension */
+
+/* Free with cp_counts_free() before rs. */
+CP_API int cp_counts_new(cp_counts **out, const cp_ruleset *rs);
+CP_API void cp_counts_free(cp_counts *c);
+/* Count only the profiles for which expr (a condition) is true; NULL:
+ * every profile.  Errors go to diag as for cp_query_compile, named
+ * "where". */
+CP_API int cp_counts_set_where(cp_counts *c, const char *expr, cp_diag *diag);
+/* Add a dimension (rows first, then columns).  CP_ELIMIT beyond
+ * CP_COUNTS_MAX_DIMS; CP_ENOTFOUND, CP_ETYPE, CP_ESYNTAX for a dimension
+ * that is not one (diag names it). */
+CP_API int cp_counts_add_dim(cp_counts *c, const char *dim, cp_diag *diag);
+/* Count the profiles of store (replacing earlier counts).  opts may be
+ * NULL.  CP_OK, CP_EINVAL (the schema does not fit), CP_ELIMIT (more than
+ * CP_COUNTS_MAX_CATEGORIES values of a dimension), CP_ECANCELED,
+ * CP_ENOMEM; message in cp_errmsg(c). */
+CP_API int cp_counts_run(cp_counts *c, const cp_store *store, const cp_batch_opts *opts);
+/* Profiles counted (those where the condition is true). */
+CP_API uint64_t cp_counts_total(const cp_counts *c);
+CP_API uint64_t cp_counts_tag(const cp_counts *c, int tag);
+CP_API uint64_t cp_counts_stage(const cp_counts *c, int track, int stage);
+/* Dimensions: how many, and the name (as given) and label of each. */
+CP_API int cp_counts_dim_count(const cp_counts *c);
+CP_API const char *cp_counts_dim_name(const cp_counts *c, int dim);
+CP_API const char *cp_counts_dim_label(const cp_counts *c, int dim);
+/* Categories of a dimension (after a run): count, name, label ("(null)"
+ * for null), whether it is the null category, and the profiles in it. */
+CP_API size_t cp_counts_category_count(const cp_counts *c, int dim);
+CP_API const char *cp_counts_category_name(const cp_counts *c, int dim, size_t i);
+CP_API const char *cp_counts_category_label(const cp_counts *c, int dim, size_t i);
+CP_API int cp_counts_category_is_null(const cp_counts *c, int dim, size_t i);
+CP_API uint64_t cp_counts_category_total(const cp_counts *c, int dim, size_t i);
+/* Profiles in row category row (dim 0) and column category col (dim 1;
+ * 0 with one dimension).  Strings above are owned by c, valid until the
+ * next run or the free. */
+CP_API uint64_t cp_counts_cell(const cp_counts *c, size_t row, size_t col);
+
+/*
+ * Select: a target list (目标用户清单).  The profiles for which the where
+ * condition is true, ordered by an expression (nulls last in either
+ * direction, ties by key ascending; without an order, in store order), at
+ * most limit of them (the best ones, kept in a bounded heap), with the
+ * values of the columns.  A column is "tags" (the applying tag ids joined
+ * by ';'), "stage" (the first track's stage), "stage:TRACK", a field
+ * ("arpu_m0" is "arpu[0]"), a metric or any expression.
+ */
+typedef struct cp_select cp_select;
+
+/* Defaults: every profile, store order, no limit, the key field as the
+ * only column.  Free with cp_select_free() before rs and the store it ran
+ * on. */
+CP_API int cp_select_new(cp_select **out, const cp_ruleset *rs);
+CP_API void cp_select_free(cp_select *s);
+/* The condition (NULL: every profile); errors go to diag named "where". */
+CP_API int cp_select_set_where(cp_select *s, const char *expr, cp_diag *diag);
+/* The order: an expression giving one number, money, date, string, bool or
+ * enum value (NULL: store order); descending if non-zero.  Errors go to
+ * diag named "order". */
+CP_API int cp_select_set_order(cp_select *s, const char *expr, int descending, cp_diag *diag);
+/* At most limit profiles; a negative limit: no limit (the default). */
+CP_API int cp_select_set_limit(cp_select *s, int64_t limit);
+/* Non-zero: column names are labels ("ARPU"), and values of enums, tags and
+ * stages are their labels. */
+CP_API int cp_select_set_labels(cp_select *s, int labels);
+/* Append a column (the first call replaces the default one).  Errors go
+ * to diag named after the column. */
+CP_API int cp_select_add_column(cp_select *s, const char *column, cp_diag *diag);
+/* Evaluate every profile of store and keep the list (replacing an earlier
+ * one); the store must stay open while the list is read.  opts may be
+ * NULL.  An empty list is not an error.  CP_OK, CP_EINVAL (the schema does
+ * not fit), CP_ECANCELED, CP_ENOMEM; message in cp_errmsg(s). */
+CP_API int cp_select_run(cp_select *s, const cp_store *store, const cp_batch_opts *opts);
+/* Profiles for which the condition was true, and rows of the list
+ * (min(matched, limit)). */
+CP_API uint64_t cp_select_matched(const cp_select *s);
+CP_API uint64_t cp_select_count(const cp_select *s);
+CP_API int cp_select_column_count(const cp_select *s);
+/* Header of column col: as given, or its label with cp_select_set_labels. */
+CP_API const char *cp_select_column_name(const cp_select *s, int col);
+
+/* Iterator form: the first call gives row 0.  CP_OK, CP_DONE after the last
+ * row, or an error.  A profile deleted from the store since the run is
+ * skipped. */
+CP_API int cp_select_next(cp_select *s);
+/* Back before the first row. */
+CP_API void cp_select_rewind(cp_select *s);
+/* The current row's key and the text of column col as a CSV cell would
+ * hold it ("" for null); owned by s, valid until the next cp_select_next
+ * or cp_select_rewind.  NULL without a current row or col out of range. */
+CP_API const char *cp_select_key(const cp_select *s);
+CP_API const char *cp_select_value(cp_select *s, int col);
+/* Callback form: fn is called for every row from the first, with s at that
+ * row; a non-zero return stops and is returned. */
+typedef int (*cp_select_fn)(cp_select *s, void *userdata);
+CP_API int cp_select_foreach(cp_select *s, cp_select_fn fn, void *userdata);
+
+/* CSV of a list: RFC 4180 quoting (a cell with a comma, a quote or a line
+ * break is quoted, quotes doubled). */
+#define CP_CSV_SAFE 0x1 /* a cell starting with = + - @ TAB or CR that is not a
+                         * number gets a leading ': spreadsheets show it as text */
+#define CP_CSV_CRLF 0x2 /* lines end with CR LF (default LF) */
+/* The header line and the current row's line, with the line end; owned by
+ * s, valid until the next call of either or the next row. */
+CP_API const char *cp_select_csv_header(cp_select *s, int flags);
+CP_API const char *cp_select_csv_row(cp_select *s, int flags);
+/* Write the header and every row from the first to path (replaced).
+ * CP_EIO with the path and reason in cp_errmsg(s). */
+CP_API int cp_select_write_csv(cp_select *s, const char *path, int flags);
+
 #ifdef __cplusplus
 }
 #endif
