@@ -8,7 +8,8 @@
  *
  * `make check-tsan` builds this test with ThreadSanitizer (tests/tsan.sh).
  * STRESS_UPDATES sets the size of the run (default 4000: 1000 updates that grow
- * the store, then 40000 rewrites of hot keys).
+ * the store, then 40000 rewrites of hot keys; each phase stops after a few
+ * seconds, for valgrind).
  */
 #include "testutil.h"
 
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char schema_yaml[] =
@@ -42,6 +44,7 @@ enum { F_KEY, F_SEQ, F_NAME, F_BRAND, F_REGION, F_VIP, F_ARPU, F_GPRS, F_APPS, F
 #define KEYS 3000
 #define READERS 3
 #define HOT 16      /* keys the writer rewrites in a tight loop at the end */
+#define PHASE_SECONDS 4 /* each phase of the writer stops after this long (valgrind) */
 #define VERSIONS 16 /* prepared versions of each */
 
 static cp_schema *schema;
@@ -194,6 +197,13 @@ static void *reader(void *arg)
  * keys in a tight loop from prepared versions, so that writes and reads of
  * the same rows overlap as often as they can.
  */
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void *writer(void *arg)
 {
 	stress *st = arg;
@@ -212,7 +222,8 @@ static void *writer(void *arg)
 	uint64_t x = 0x2545F4914F6CDD1Du;
 	char key[32];
 	long grow = st->updates / 4;
-	for (long i = 0; i < grow; i++) {
+	double start = now();
+	for (long i = 0; i < grow && (i % 64 || now() - start < PHASE_SECONDS); i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
@@ -231,7 +242,8 @@ static void *writer(void *arg)
 		if (cp_store_put(st->store, p, NULL) != CP_OK)
 			note_bad(st, "a put failed");
 	}
-	for (long i = 0; i < 10 * st->updates; i++) {
+	start = now();
+	for (long i = 0; i < 10 * st->updates && (i % 256 || now() - start < PHASE_SECONDS); i++) {
 		if (i % 97 == 0) {
 			snprintf(key, sizeof(key), "139%08d", (int)(i % HOT));
 			cp_store_delete(st->store, key); /* the row goes back to a free list */

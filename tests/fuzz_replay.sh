@@ -11,7 +11,7 @@ set -u
 : "${FUZZ_WRAPPER:=}"
 
 status=0
-for name in schema csv snapshot rules expr; do
+for name in schema csv snapshot rules expr wal; do
 	bin=$top_builddir/tests/fuzz/replay_$name
 	corpus=$top_srcdir/tests/fuzz/corpus/$name
 	if [ ! -x "$bin" ]; then

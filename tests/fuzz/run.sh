@@ -3,7 +3,7 @@
 # for a while (make fuzz; .ci/fuzz).  Not part of make check, which replays
 # the committed corpora instead (tests/fuzz_replay.sh).
 #
-#   run.sh [NAME...]            NAME: schema csv snapshot rules expr (default: all)
+#   run.sh [NAME...]            NAME: schema csv snapshot rules expr wal (default: all)
 #
 # Environment (make fuzz sets the first four):
 #   top_srcdir, top_builddir   the source and build trees (lib/builtin_data.c
@@ -30,7 +30,7 @@ set -eu
 : "${FUZZ_CC:=clang}" "${FUZZ_SECONDS:=60}" "${FUZZ_FLAGS:=}"
 : "${FUZZ_LIBS:=-lyaml -lz -lm}" "${FUZZ_CPPFLAGS:=}" "${FUZZ_BUILD_ONLY:=0}"
 
-names=${*:-schema csv snapshot rules expr}
+names=${*:-schema csv snapshot rules expr wal}
 out=$top_builddir/tests/fuzz
 obj=$out/obj
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
