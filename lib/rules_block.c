@@ -1,0 +1,637 @@
+/*
+ * rules_block.c — the block evaluator: the fast program (rules_opt.c) run
+ * over up to CP_BLOCK_ROWS profiles at a time, for scans (tag-all, counts,
+ * select).
+ *
+ * cp_eval interprets one instruction for one profile: for a whole store,
+ * dispatching every instruction again for every profile costs more than
+ * the work itself.  Here each instruction is dispatched once per block and
+ * runs a tight loop over the block's rows.  A slot of the program becomes a
+ * column: one value per row, a word of null bits and, for truth values, a
+ * word of true bits, so and/or/not, all/any/none/count and the exclusive
+ * groups' first-match are a few word operations for 64 profiles, with no
+ * branch on the data (Kleene logic on the pair of masks).
+ *
+ * Results are bit-identical to cp_eval's: the row-reading (fused)
+ * operations and the aggregates use the same helpers (rules_eval.h), and
+ * operations without a column form (strings, sets, slope, months_since,
+ * ...) run the one-profile code for each row of the block (the
+ * differential test of tests/check_rules.c compares both evaluators).
+ */
+#include "rules_eval.h"
+
+#include <stddef.h>
+
+typedef struct cp__col {
+	uint64_t null;   /* bit k: row k's value is null */
+	uint64_t t;      /* bit k: row k's truth value is true (never where null);
+	                  * kept by every operation that can give a truth value */
+	uint64_t pad_[6];
+	cp__val v[CP_BLOCK_ROWS];
+} cp__col;
+
+struct cp__block {
+	cp_obj obj;
+	const cp_ruleset *rs;
+	cp__col *cols;       /* one per slot of the program */
+	cp__slot *tmp;       /* one row's operands and results (fallback) */
+	unsigned nrows;      /* rows of the last evaluation */
+	int asof_month;      /* cache: the as-of month last converted */
+	cp__ectx asof;       /* ... and its dates */
+};
+
+#define ALL_ROWS UINT64_MAX
+
+static uint64_t row_mask(unsigned n)
+{
+	return n >= 64 ? ALL_ROWS : (UINT64_C(1) << n) - 1;
+}
+
+/* Truth bits of a column from its values (for operations that copy
+ * values of any type, and the one-profile fallback). */
+static void col_truth(cp__col *c)
+{
+	uint64_t t = 0;
+	for (unsigned k = 0; k < CP_BLOCK_ROWS; k++)
+		t |= (uint64_t)(c->v[k].i != 0) << k;
+	c->t = t & ~c->null;
+}
+
+/* Values 0/1 of a column from its truth bits. */
+static void col_values(cp__col *c)
+{
+	for (unsigned k = 0; k < CP_BLOCK_ROWS; k++)
+		c->v[k].i = (int64_t)((c->t >> k) & 1);
+}
+
+int cp__block_new(cp__block **out, const cp_ruleset *rs)
+{
+	if (!out)
+		return CP_EINVAL;
+	*out = NULL;
+	if (!rs)
+		return CP_EINVAL;
+	cp__block *b = cp__calloc(1, sizeof(*b));
+	if (!b)
+		return CP_ENOMEM;
+	cp__obj_init(&b->obj, CP_OBJ_RESULT);
+	b->rs = rs;
+	uint32_t nslots = rs->prog.nslots;
+	uint32_t widest = 1;
+	for (size_t i = 0; i < rs->nfast; i++)
+		if (rs->fast[i].n > widest)
+			widest = rs->fast[i].n;
+	b->cols = cp__malloc(((size_t)nslots + 1) * sizeof(cp__col));
+	b->tmp = cp__calloc((size_t)widest * 4 + 2, sizeof(cp__slot));
+	if (!b->cols || !b->tmp) {
+		cp__block_free(b);
+		return CP_ENOMEM;
+	}
+	/* the slot image (constants; null elsewhere), once */
+	for (uint32_t s = 0; s < nslots; s++) {
+		cp__col *c = &b->cols[s];
+		const cp__slot *init = &rs->prog.init[s];
+		memset(c, 0, offsetof(cp__col, v));
+		c->null = init->null ? ALL_ROWS : 0;
+		for (unsigned k = 0; k < CP_BLOCK_ROWS; k++)
+			c->v[k] = init->v;
+		c->t = init->null || !init->v.i ? 0 : ALL_ROWS;
+	}
+	b->asof_month = -1;
+	*out = b;
+	return CP_OK;
+}
+
+void cp__block_free(cp__block *b)
+{
+	if (!b)
+		return;
+	cp__free(b->cols);
+	cp__free(b->tmp);
+	cp__obj_fini(&b->obj);
+	cp__free(b);
+}
+
+/* ---- element-wise operations over columns ---- */
+
+/*
+ * For each element e of the window: x, y are the operand columns (y only
+ * for binary operations), d the result; BODY runs for each row k and may
+ * add rows to `bad` (a result that is null although the operands are not:
+ * overflow, division by zero, a float that is not finite) and to `tr` (true
+ * rows, for comparisons).
+ */
+#define EW(BINARY, TRUTHY, BODY)                                              \
+	for (uint32_t e = 0; e < in->n; e++) {                                    \
+		cp__col *restrict d = &cols[in->dst + e];                             \
+		const cp__col *restrict x = &cols[in->a + e * in->sa];                \
+		const cp__col *restrict y = BINARY ? &cols[in->b + e * in->sb] : x;   \
+		uint64_t bad = 0, tr = 0;                                             \
+		(void)y;                                                              \
+		for (unsigned k = 0; k < CP_BLOCK_ROWS; k++) {                        \
+			BODY;                                                             \
+		}                                                                     \
+		d->null = x->null | y->null | bad;                                    \
+		if (TRUTHY)                                                           \
+			d->t = tr & ~d->null;                                             \
+	}
+
+#define BIT(cond) ((uint64_t)(cond) << k)
+#define XI x->v[k].i
+#define YI y->v[k].i
+#define XF x->v[k].f
+#define YF y->v[k].f
+
+#define CMP(T, OPR)                          \
+	EW(1, 1, {                               \
+		bool r_ = x->v[k].T OPR y->v[k].T;   \
+		d->v[k].i = r_;                      \
+		tr |= BIT(r_);                       \
+	})
+
+#define ARITH_F(EXPR)                        \
+	EW(1, 0, {                               \
+		double r_ = (EXPR);                  \
+		d->v[k].f = r_;                      \
+		bad |= BIT(!isfinite(r_));           \
+	})
+
+#define ARITH_F1(EXPR)                       \
+	EW(0, 0, {                               \
+		double r_ = (EXPR);                  \
+		d->v[k].f = r_;                      \
+		bad |= BIT(!isfinite(r_));           \
+	})
+
+/* ---- the row-reading operations, row by row with cp_eval's code ---- */
+
+static void rows_fused(const cp__insn *in, cp__col *d, cp__ectx *cx,
+                       const uint8_t *const *rows, unsigned nrows)
+{
+	uint64_t null = 0, t = 0;
+	for (unsigned k = 0; k < nrows; k++) {
+		cp__slot o = {{0}, 0, 0};
+		cx->row = rows[k];
+		switch (in->op) {
+		case OP_W_ALL: case OP_W_ANY: case OP_W_NONE: case OP_W_COUNT:
+			window_test(in, cx, &o);
+			break;
+		case OP_F_CMP: {
+			cp__slot c;
+			fused_cell(in, cx, 0, &c);
+			if (c.null)
+				o.null = 1;
+			else
+				set_i(&o, (in->flags & CP_FUSED_FLOAT) ? cmp_f(in->flags & 7, c.v.f, in->imm.f)
+				                                       : cmp_i(in->flags & 7, c.v.i, in->imm.i));
+			break;
+		}
+		default: {
+			cp__slot tmp[CP_MAX_MONTHS];
+			for (uint32_t j = 0; j < in->n; j++)
+				fused_cell(in, cx, j, &tmp[j]);
+			aggregate(OP_SUM_I + (in->op - OP_W_SUM_I), tmp, in->n, &o);
+			break;
+		}
+		}
+		d->v[k] = o.v;
+		null |= (uint64_t)(o.null != 0) << k;
+		t |= (uint64_t)(o.v.i != 0) << k;
+	}
+	d->null = null;
+	d->t = t & ~null;
+}
+
+static void rows_load(const cp__insn *in, cp__col *cols, const cp__ectx *cx,
+                      const uint8_t *const *rows, unsigned nrows)
+{
+	for (uint32_t e = 0; e < in->n; e++) {
+		cp__col *d = &cols[in->dst + e];
+		uint64_t null = 0;
+		for (unsigned k = 0; k < nrows; k++) {
+			const uint8_t *row = rows[k];
+			const uint8_t *p = row + in->b + e * in->c;
+			null |= (uint64_t)!cp__row_present(row, in->a + e) << k;
+			switch (in->op) {
+			case OP_LOAD_I64:
+			case OP_LOAD_F64:
+				memcpy(&d->v[k].i, p, 8);
+				break;
+			case OP_LOAD_BOOL:
+				d->v[k].i = *p != 0;
+				break;
+			case OP_LOAD_DATE: {
+				int32_t v;
+				memcpy(&v, p, 4);
+				d->v[k].i = v;
+				break;
+			}
+			default: {
+				uint32_t v;
+				memcpy(&v, p, 4);
+				if (in->op == OP_LOAD_ENUM)
+					d->v[k].i = v;
+				else if (in->op == OP_LOAD_STR)
+					d->v[k].s = cx->strings + v;
+				else
+					d->v[k].l = cx->lists + v;
+				break;
+			}
+			}
+		}
+		d->null = null;
+		if (in->op == OP_LOAD_BOOL)
+			col_truth(d);
+	}
+}
+
+/* An operation without a column form: the one-profile code for each row,
+ * on copies of the operands. */
+static void rows_fallback(cp__block *b, const cp__insn *in, cp__ectx *cx,
+                          const uint8_t *const *rows, unsigned nrows)
+{
+	cp__col *cols = b->cols;
+	uint32_t na, nb, nc, nd = cp__insn_writes(in);
+	cp__insn_reads(in, &na, &nb, &nc);
+	cp__insn t = *in; /* operands renumbered into tmp; b and c stay when
+	                   * they are not slots (IN_I's and E2S's c is a count) */
+	t.a = 0;
+	if (nb)
+		t.b = na;
+	if (nc)
+		t.c = na + nb;
+	t.dst = na + nb + nc;
+	cp__slot *s = b->tmp;
+	for (uint32_t i = 0; i < nd; i++)
+		cols[in->dst + i].null = 0;
+	for (unsigned k = 0; k < nrows; k++) {
+		for (uint32_t i = 0; i < na; i++) {
+			s[i].v = cols[in->a + i].v[k];
+			s[i].null = (cols[in->a + i].null >> k) & 1;
+		}
+		for (uint32_t i = 0; i < nb; i++) {
+			s[na + i].v = cols[in->b + i].v[k];
+			s[na + i].null = (cols[in->b + i].null >> k) & 1;
+		}
+		for (uint32_t i = 0; i < nc; i++) {
+			s[na + nb + i].v = cols[in->c + i].v[k];
+			s[na + nb + i].null = (cols[in->c + i].null >> k) & 1;
+		}
+		cx->row = rows[k];
+		cp__exec_one(&t, s, cx);
+		for (uint32_t i = 0; i < nd; i++) {
+			cols[in->dst + i].v[k] = s[t.dst + i].v;
+			cols[in->dst + i].null |= (uint64_t)(s[t.dst + i].null != 0) << k;
+		}
+	}
+	for (uint32_t i = 0; i < nd; i++)
+		col_truth(&cols[in->dst + i]);
+}
+
+/* Aggregates of computed windows (not straight from the row): each row's
+ * window gathered, then cp_eval's aggregate. */
+static void rows_aggregate(const cp__insn *in, cp__col *cols, unsigned nrows)
+{
+	cp__col *d = &cols[in->dst];
+	cp__slot w[CP_MAX_MONTHS];
+	uint64_t null = 0;
+	for (unsigned k = 0; k < nrows; k++) {
+		for (uint32_t e = 0; e < in->n; e++) {
+			w[e].v = cols[in->a + e].v[k];
+			w[e].null = (cols[in->a + e].null >> k) & 1;
+		}
+		cp__slot o = {{0}, 0, 0};
+		aggregate(in->op, w, in->n, &o);
+		d->v[k] = o.v;
+		null |= (uint64_t)(o.null != 0) << k;
+	}
+	d->null = null;
+}
+
+/* ---- truth values: Kleene logic on (true, null) masks ---- */
+
+static void logic_window(const cp__insn *in, cp__col *cols)
+{
+	cp__col *d = &cols[in->dst];
+	uint64_t any_t = 0, any_f = 0, any_n = 0;
+	for (uint32_t e = 0; e < in->n; e++) {
+		const cp__col *x = &cols[in->a + e];
+		any_t |= x->t;
+		any_n |= x->null;
+		any_f |= ~x->t & ~x->null;
+	}
+	switch (in->op) {
+	case OP_ALL:
+		d->null = ~any_f & any_n;
+		d->t = ~any_f & ~any_n;
+		break;
+	case OP_ANY:
+		d->null = ~any_t & any_n;
+		d->t = any_t;
+		break;
+	default: /* OP_NONE */
+		d->null = ~any_t & any_n;
+		d->t = ~any_t & ~any_n;
+		break;
+	}
+	col_values(d);
+}
+
+static void count_window(const cp__insn *in, cp__col *cols)
+{
+	cp__col *d = &cols[in->dst];
+	int64_t c[CP_BLOCK_ROWS] = {0};
+	uint64_t run = ALL_ROWS, undecided = ALL_ROWS;
+	for (uint32_t e = 0; e < in->n; e++) {
+		uint64_t t = cols[in->a + e].t;
+		if (in->op == OP_STREAK)
+			t = run &= t;
+		if (in->op == OP_SINCE) {
+			for (uint64_t w = t & undecided; w; w &= w - 1)
+				c[__builtin_ctzll(w)] = e;
+			undecided &= ~t;
+			continue;
+		}
+		for (unsigned k = 0; k < CP_BLOCK_ROWS; k++)
+			c[k] += (int64_t)((t >> k) & 1);
+	}
+	for (unsigned k = 0; k < CP_BLOCK_ROWS; k++)
+		d->v[k].i = c[k];
+	d->null = in->op == OP_SINCE ? undecided : 0;
+	d->t = 0;
+	for (unsigned k = 0; k < CP_BLOCK_ROWS; k++)
+		d->t |= (uint64_t)(c[k] != 0) << k;
+	d->t &= ~d->null;
+}
+
+static void first_match(const cp__insn *in, cp__col *cols)
+{
+	const uint32_t *earlier = in->imm.p;
+	uint64_t r = (in->flags & CP_FIRST_HAS_OWN) ? cols[in->a].t : ALL_ROWS;
+	for (uint32_t j = 0; j < in->c; j++)
+		r &= ~cols[earlier[j]].t;
+	cp__col *d = &cols[in->dst];
+	d->t = r;
+	d->null = 0;
+	col_values(d);
+}
+
+static void track(const cp__insn *in, cp__col *cols)
+{
+	const cp__track_rule_ref *rules = in->imm.p;
+	cp__col *stage = &cols[in->dst], *rule = &cols[in->dst + 1];
+	for (unsigned k = 0; k < CP_BLOCK_ROWS; k++) {
+		stage->v[k].i = in->b;
+		rule->v[k].i = -1;
+	}
+	uint64_t open = ALL_ROWS;
+	for (uint32_t j = 0; j < in->c && open; j++) {
+		uint64_t hit = cols[rules[j].slot].t & open;
+		for (uint64_t w = hit; w; w &= w - 1) {
+			unsigned k = (unsigned)__builtin_ctzll(w);
+			stage->v[k].i = rules[j].stage;
+			rule->v[k].i = j;
+		}
+		open &= ~hit;
+	}
+	stage->null = rule->null = 0;
+	col_truth(stage);
+	col_truth(rule);
+}
+
+/* ---- the program ---- */
+
+static void block_as_of(cp__block *b, cp__ectx *cx, int yyyymm)
+{
+	if (yyyymm != b->asof_month) {
+		int y = yyyymm / 100, m = yyyymm % 100;
+		b->asof.has_as_of = !(yyyymm <= 0 || m < 1 || m > 12);
+		if (b->asof.has_as_of) {
+			b->asof.as_of = cp__days_from_civil(y, m, cp__days_in_month(y, m));
+			cp__civil_from_days((cp_date)b->asof.as_of, &b->asof.asof_y, &b->asof.asof_m,
+			                    &b->asof.asof_d);
+		}
+		b->asof_month = yyyymm;
+	}
+	cx->has_as_of = b->asof.has_as_of;
+	cx->as_of = b->asof.as_of;
+	cx->asof_y = b->asof.asof_y;
+	cx->asof_m = b->asof.asof_m;
+	cx->asof_d = b->asof.asof_d;
+}
+
+void cp__block_eval(cp__block *b, const uint8_t *const *rows, unsigned nrows,
+                    const cp_strpool *strings, const cp_listpool *lists, int as_of_yyyymm)
+{
+	const cp_ruleset *rs = b->rs;
+	cp__col *cols = b->cols;
+	cp__ectx cx;
+	memset(&cx, 0, sizeof(cx));
+	cx.row_size = rs->schema->row_size;
+	cx.strings = strings->bytes;
+	cx.lists = lists->items;
+	block_as_of(b, &cx, as_of_yyyymm);
+	if (nrows > CP_BLOCK_ROWS)
+		nrows = CP_BLOCK_ROWS;
+	b->nrows = nrows;
+	for (size_t i = 0; i < rs->nfast; i++) {
+		const cp__insn *in = &rs->fast[i];
+		switch (in->op) {
+		case OP_LOAD_I64: case OP_LOAD_F64: case OP_LOAD_BOOL: case OP_LOAD_DATE:
+		case OP_LOAD_ENUM: case OP_LOAD_STR: case OP_LOAD_ITEMS:
+			rows_load(in, cols, &cx, rows, nrows);
+			break;
+		case OP_W_ALL: case OP_W_ANY: case OP_W_NONE: case OP_W_COUNT:
+		case OP_W_SUM_I: case OP_W_SUM_F: case OP_W_AVG_I: case OP_W_AVG_F: case OP_W_AVG_M:
+		case OP_W_MIN_I: case OP_W_MIN_F: case OP_W_MAX_I: case OP_W_MAX_F: case OP_F_CMP:
+			rows_fused(in, &cols[in->dst], &cx, rows, nrows);
+			break;
+
+		case OP_I2F:
+			ARITH_F1((double)XI);
+			break;
+		case OP_M2F:
+			ARITH_F1((double)XI / 100.0);
+			break;
+		case OP_I2M:
+			EW(0, 0, bad |= BIT(MUL_OVF(XI, (int64_t)100, &d->v[k].i)));
+			break;
+		case OP_ADD_I:
+			EW(1, 0, bad |= BIT(ADD_OVF(XI, YI, &d->v[k].i)));
+			break;
+		case OP_SUB_I:
+			EW(1, 0, bad |= BIT(SUB_OVF(XI, YI, &d->v[k].i)));
+			break;
+		case OP_MUL_I:
+			EW(1, 0, bad |= BIT(MUL_OVF(XI, YI, &d->v[k].i)));
+			break;
+		case OP_NEG_I:
+			EW(0, 0, {
+				bad |= BIT(XI == INT64_MIN);
+				d->v[k].i = XI == INT64_MIN ? 0 : -XI;
+			});
+			break;
+		case OP_ADD_F:
+			ARITH_F(XF + YF);
+			break;
+		case OP_SUB_F:
+			ARITH_F(XF - YF);
+			break;
+		case OP_MUL_F:
+			ARITH_F(XF * YF);
+			break;
+		case OP_DIV_F:
+			EW(1, 0, {
+				double r_ = YF == 0 ? 0 : XF / YF;
+				d->v[k].f = r_;
+				bad |= BIT(YF == 0 || !isfinite(r_));
+			});
+			break;
+		case OP_NEG_F:
+			ARITH_F1(-XF);
+			break;
+
+		case OP_EQ_I: CMP(i, ==); break;
+		case OP_NE_I: CMP(i, !=); break;
+		case OP_LT_I: CMP(i, <); break;
+		case OP_LE_I: CMP(i, <=); break;
+		case OP_GT_I: CMP(i, >); break;
+		case OP_GE_I: CMP(i, >=); break;
+		case OP_EQ_F: CMP(f, ==); break;
+		case OP_NE_F: CMP(f, !=); break;
+		case OP_LT_F: CMP(f, <); break;
+		case OP_LE_F: CMP(f, <=); break;
+		case OP_GT_F: CMP(f, >); break;
+		case OP_GE_F: CMP(f, >=); break;
+
+		case OP_AND:
+			for (uint32_t e = 0; e < in->n; e++) {
+				cp__col *d = &cols[in->dst + e];
+				const cp__col *x = &cols[in->a + e * in->sa], *y = &cols[in->b + e * in->sb];
+				uint64_t f = (~x->t & ~x->null) | (~y->t & ~y->null);
+				d->t = x->t & y->t;
+				d->null = (x->null | y->null) & ~f;
+				col_values(d);
+			}
+			break;
+		case OP_OR:
+			for (uint32_t e = 0; e < in->n; e++) {
+				cp__col *d = &cols[in->dst + e];
+				const cp__col *x = &cols[in->a + e * in->sa], *y = &cols[in->b + e * in->sb];
+				d->t = x->t | y->t;
+				d->null = (x->null | y->null) & ~d->t;
+				col_values(d);
+			}
+			break;
+		case OP_NOT:
+			for (uint32_t e = 0; e < in->n; e++) {
+				cp__col *d = &cols[in->dst + e];
+				const cp__col *x = &cols[in->a + e * in->sa];
+				d->null = x->null;
+				d->t = ~x->t & ~x->null;
+				col_values(d);
+			}
+			break;
+		case OP_TRUTH: {
+			cp__col *d = &cols[in->dst];
+			d->t = cols[in->a].t;
+			d->null = 0;
+			col_values(d);
+			break;
+		}
+		case OP_PRESENT:
+			for (uint32_t e = 0; e < in->n; e++) {
+				cp__col *d = &cols[in->dst + e];
+				d->t = ~cols[in->a + e * in->sa].null;
+				d->null = 0;
+				col_values(d);
+			}
+			break;
+		case OP_ALL: case OP_ANY: case OP_NONE:
+			logic_window(in, cols);
+			break;
+		case OP_COUNT: case OP_STREAK: case OP_SINCE:
+			count_window(in, cols);
+			break;
+		case OP_SUM_I: case OP_SUM_F: case OP_AVG_I: case OP_AVG_F: case OP_AVG_M:
+		case OP_MIN_I: case OP_MIN_F: case OP_MAX_I: case OP_MAX_F:
+			rows_aggregate(in, cols, nrows);
+			break;
+		case OP_MIN2_I:
+			EW(1, 0, d->v[k].i = XI < YI ? XI : YI);
+			break;
+		case OP_MAX2_I:
+			EW(1, 0, d->v[k].i = XI > YI ? XI : YI);
+			break;
+		case OP_MIN2_F:
+			ARITH_F(XF < YF ? XF : YF);
+			break;
+		case OP_MAX2_F:
+			ARITH_F(XF > YF ? XF : YF);
+			break;
+		case OP_COALESCE:
+			for (uint32_t e = 0; e < in->n; e++) {
+				cp__col *d = &cols[in->dst + e];
+				const cp__col *x = &cols[in->a + e * in->sa], *y = &cols[in->b + e * in->sb];
+				for (unsigned k = 0; k < CP_BLOCK_ROWS; k++)
+					d->v[k] = (x->null >> k) & 1 ? y->v[k] : x->v[k];
+				d->null = x->null & y->null;
+				d->t = (x->t & ~x->null) | (y->t & x->null);
+			}
+			break;
+		case OP_IF:
+			for (uint32_t e = 0; e < in->n; e++) {
+				cp__col *d = &cols[in->dst + e];
+				const cp__col *c = &cols[in->a + e * in->sa], *x = &cols[in->b + e * in->sb],
+				              *y = &cols[in->c + e * in->sc];
+				for (unsigned k = 0; k < CP_BLOCK_ROWS; k++)
+					d->v[k] = (c->t >> k) & 1 ? x->v[k] : y->v[k];
+				d->null = (c->t & x->null) | (~c->t & y->null);
+				d->t = ((c->t & x->t) | (~c->t & y->t)) & ~d->null;
+			}
+			break;
+		case OP_DAYS_SINCE:
+			if (!cx.has_as_of) {
+				for (uint32_t e = 0; e < in->n; e++)
+					cols[in->dst + e].null = ALL_ROWS;
+				break;
+			}
+			EW(0, 0, d->v[k].i = cx.as_of - XI);
+			break;
+		case OP_FIRST:
+			first_match(in, cols);
+			break;
+		case OP_TRACK:
+			track(in, cols);
+			break;
+		default:
+			rows_fallback(b, in, &cx, rows, nrows);
+			break;
+		}
+	}
+}
+
+uint64_t cp__block_tag_mask(const cp__block *b, int tag)
+{
+	if (tag < 0 || tag >= b->rs->ntags)
+		return 0;
+	return b->cols[b->rs->tags[tag].out_slot].t & row_mask(b->nrows);
+}
+
+int cp__block_stage(const cp__block *b, int track, unsigned k, int *rule)
+{
+	if (track < 0 || track >= b->rs->ntracks || k >= b->nrows)
+		return -1;
+	const cp__col *c = &b->cols[b->rs->tracks[track].slot];
+	if (rule)
+		*rule = (int)c[1].v[k].i;
+	return (int)c->v[k].i;
+}
+
+void cp__block_slot(const cp__block *b, uint32_t slot, unsigned k, cp__slot *out)
+{
+	const cp__col *c = &b->cols[slot];
+	out->v = c->v[k];
+	out->null = (c->null >> k) & 1;
+	out->pad_ = 0;
+}
