@@ -22,11 +22,20 @@
 
 #include <stddef.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CP_BLOCK_AVX2 1
+#include <immintrin.h>
+#else
+#define CP_BLOCK_AVX2 0
+#endif
+
 typedef struct cp__col {
 	uint64_t null;   /* bit k: row k's value is null */
 	uint64_t t;      /* bit k: row k's truth value is true (never where null);
 	                  * kept by every operation that can give a truth value */
-	uint64_t pad_[6];
+	uint64_t need_v; /* 1: some reader needs the values of this truth value,
+	                  * not only its masks (else col_values does nothing) */
+	uint64_t pad_[5];
 	cp__val v[CP_BLOCK_ROWS];
 } cp__col;
 
@@ -57,11 +66,46 @@ static void col_truth(cp__col *c)
 	c->t = t & ~c->null;
 }
 
-/* Values 0/1 of a column from its truth bits. */
+/* Values 0/1 of a column from its truth bits, when a reader needs them. */
 static void col_values(cp__col *c)
 {
+	if (!c->need_v)
+		return;
 	for (unsigned k = 0; k < CP_BLOCK_ROWS; k++)
 		c->v[k].i = (int64_t)((c->t >> k) & 1);
+}
+
+/* Which truth values are read as values (need_v): operands of every
+ * operation but those that read only the masks, and the metrics. */
+static void mark_value_readers(cp__block *b)
+{
+	const cp_ruleset *rs = b->rs;
+	for (size_t i = 0; i < rs->nfast; i++) {
+		const cp__insn *in = &rs->fast[i];
+		uint32_t na, nb, nc;
+		switch (in->op) {
+		case OP_AND: case OP_OR: case OP_NOT: case OP_TRUTH: case OP_ALL: case OP_ANY:
+		case OP_NONE: case OP_COUNT: case OP_STREAK: case OP_SINCE: case OP_FIRST:
+		case OP_TRACK: case OP_PRESENT:
+			continue; /* masks only */
+		default:
+			break;
+		}
+		cp__insn_reads(in, &na, &nb, &nc);
+		if (in->op == OP_IF)
+			na = 0; /* the condition: its true mask */
+		for (uint32_t k = 0; k < na; k++)
+			b->cols[in->a + k].need_v = 1;
+		for (uint32_t k = 0; k < nb; k++)
+			b->cols[in->b + k].need_v = 1;
+		for (uint32_t k = 0; k < nc; k++)
+			b->cols[in->c + k].need_v = 1;
+	}
+	for (int m = 0; m < rs->nmetrics; m++) {
+		const cp__node *root = rs->metrics[m].expr.root;
+		for (uint32_t k = 0; k < (root->type.n ? root->type.n : 1u); k++)
+			b->cols[root->slot + k].need_v = 1;
+	}
 }
 
 int cp__block_new(cp__block **out, const cp_ruleset *rs)
@@ -97,6 +141,7 @@ int cp__block_new(cp__block **out, const cp_ruleset *rs)
 			c->v[k] = init->v;
 		c->t = init->null || !init->v.i ? 0 : ALL_ROWS;
 	}
+	mark_value_readers(b);
 	b->asof_month = -1;
 	*out = b;
 	return CP_OK;
@@ -163,7 +208,232 @@ void cp__block_free(cp__block *b)
 		bad |= BIT(!isfinite(r_));           \
 	})
 
-/* ---- the row-reading operations, row by row with cp_eval's code ---- */
+/* ---- the row-reading operations ---- */
+
+/*
+ * Fused window tests, one row at a time but with everything that does not
+ * depend on the row decided once per block: the cell type and the
+ * comparison select one loop (WT_CELLS), which leaves for each row the
+ * n-bit mask of the cells that compare true (cell order: bit e = month e)
+ * and the n-bit mask of the cells present; the quantifier is then a few
+ * mask operations (cp_eval's window_test, without branches).
+ */
+#define WT_CELLS(T, CELL, K, OPR)                                       \
+	for (unsigned k = 0; k < nrows; k++) {                              \
+		const uint8_t *p = rows[k] + off;                               \
+		uint64_t bits = 0;                                              \
+		for (uint32_t e = n; e-- > 0;)                                  \
+			bits = bits << 1 | (uint64_t)((T)CELL(p, e) OPR (K));       \
+		tb[k] = bits;                                                   \
+	}
+
+#define WT_KIND(T, CELL, K)                                             \
+	switch (kind) {                                                     \
+	case C_EQ: WT_CELLS(T, CELL, K, ==); break;                         \
+	case C_NE: WT_CELLS(T, CELL, K, !=); break;                         \
+	case C_LT: WT_CELLS(T, CELL, K, <); break;                          \
+	case C_LE: WT_CELLS(T, CELL, K, <=); break;                         \
+	case C_GT: WT_CELLS(T, CELL, K, >); break;                          \
+	default: WT_CELLS(T, CELL, K, >=); break;                           \
+	}
+
+#define CELL_BOOL(p, e) ((p)[e] != 0)
+
+/* Presence bits of cells [cell, cell + n) of every row into pr[]. */
+static void block_presence(uint32_t cell, uint32_t n, const uint8_t *const *rows,
+                           unsigned nrows, uint32_t row_size, uint64_t *pr)
+{
+	uint32_t at = CP_ROW_HEADER_BYTES + (cell >> 3), shift = cell & 7;
+	uint64_t all = n >= 64 ? ALL_ROWS : (UINT64_C(1) << n) - 1;
+	if (at + 8 <= row_size && shift + n <= 64) {
+		for (unsigned k = 0; k < nrows; k++) {
+			uint64_t w;
+			memcpy(&w, rows[k] + at, 8);
+			pr[k] = (cp__le64(w) >> shift) & all;
+		}
+	} else {
+		cp__ectx cx;
+		cx.row_size = row_size;
+		for (unsigned k = 0; k < nrows; k++) {
+			cx.row = rows[k];
+			pr[k] = presence(&cx, cell, n);
+		}
+	}
+}
+
+#if CP_BLOCK_AVX2
+/*
+ * The same for 8-byte cells with AVX2 (x86-64 processors that have it,
+ * chosen at run time): a window of up to 8 cells is compared with the
+ * constant 4 cells per instruction, the results packed by movemask.  The
+ * loads read 32 or 64 bytes from the window's first cell: the caller
+ * checks they stay inside the row; bits past the window are ignored (the
+ * presence mask has none there).  Comparisons keep C's meaning for NaN
+ * (ordered predicates; != unordered).
+ */
+#define AVX_CELLS(LANES, CMP)                                                   \
+	for (unsigned k = 0; k < nrows; k++) {                                      \
+		const uint8_t *p = rows[k] + off;                                       \
+		uint64_t bits = (uint64_t)CMP(p);                                       \
+		if (LANES > 4)                                                          \
+			bits |= (uint64_t)CMP(p + 32) << 4;                                 \
+		tb[k] = bits;                                                           \
+	}
+#define AVX_I(OPR) _mm256_movemask_pd(_mm256_castsi256_pd(OPR))
+#define I_GT(p) AVX_I(_mm256_cmpgt_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(p)), K))
+#define I_LT(p) AVX_I(_mm256_cmpgt_epi64(K, _mm256_loadu_si256((const __m256i *)(const void *)(p))))
+#define I_EQ(p) AVX_I(_mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)(const void *)(p)), K))
+#define I_LE(p) (~I_GT(p) & 15)
+#define I_GE(p) (~I_LT(p) & 15)
+#define I_NE(p) (~I_EQ(p) & 15)
+#define F_OP(p, PRED) _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd((const double *)(const void *)(p)), F, PRED))
+#define F_GT(p) F_OP(p, _CMP_GT_OQ)
+#define F_GE(p) F_OP(p, _CMP_GE_OQ)
+#define F_LT(p) F_OP(p, _CMP_LT_OQ)
+#define F_LE(p) F_OP(p, _CMP_LE_OQ)
+#define F_EQ(p) F_OP(p, _CMP_EQ_OQ)
+#define F_NE(p) F_OP(p, _CMP_NEQ_UQ)
+#define AVX_KIND(LANES, PFX)                                                    \
+	switch (kind) {                                                             \
+	case C_EQ: AVX_CELLS(LANES, PFX##_EQ); break;                               \
+	case C_NE: AVX_CELLS(LANES, PFX##_NE); break;                               \
+	case C_LT: AVX_CELLS(LANES, PFX##_LT); break;                               \
+	case C_LE: AVX_CELLS(LANES, PFX##_LE); break;                               \
+	case C_GT: AVX_CELLS(LANES, PFX##_GT); break;                               \
+	default: AVX_CELLS(LANES, PFX##_GE); break;                                 \
+	}
+
+__attribute__((target("avx2")))
+static void avx2_cells(const cp__insn *in, uint32_t n, const uint8_t *const *rows,
+                       unsigned nrows, uint64_t *tb)
+{
+	const uint32_t off = in->b;
+	const unsigned kind = in->flags & 7;
+	const __m256i K = _mm256_set1_epi64x(in->imm.i);
+	const __m256d F = _mm256_set1_pd(in->imm.f);
+	if (in->flags & CP_FUSED_FLOAT) {
+		if (n <= 4)
+			AVX_KIND(4, F)
+		else
+			AVX_KIND(8, F)
+	} else {
+		if (n <= 4)
+			AVX_KIND(4, I)
+		else
+			AVX_KIND(8, I)
+	}
+}
+
+static bool have_avx2(void)
+{
+	static int known; /* 0 unknown, 1 no, 2 yes: the same answer for every thread */
+	int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+	if (!k) {
+		__builtin_cpu_init();
+		k = __builtin_cpu_supports("avx2") ? 2 : 1;
+		__atomic_store_n(&known, k, __ATOMIC_RELAXED);
+	}
+	return k == 2;
+}
+#endif
+
+static void block_window_test(const cp__insn *in, cp__col *d, const uint8_t *const *rows,
+                              unsigned nrows, uint32_t row_size)
+{
+	uint64_t tb[CP_BLOCK_ROWS], pr[CP_BLOCK_ROWS];
+	const uint32_t n = in->op == OP_F_CMP ? 1 : in->n, off = in->b;
+	const unsigned kind = in->flags & 7;
+	const uint64_t all = (UINT64_C(1) << n) - 1;
+#if CP_BLOCK_AVX2
+	if (in->c == 8 && n <= 8 && off + (n <= 4 ? 32 : 64) <= row_size && have_avx2())
+		avx2_cells(in, n, rows, nrows, tb);
+	else
+#endif
+	if (in->c == 8 && (in->flags & CP_FUSED_FLOAT))
+		WT_KIND(double, cell_f64, in->imm.f)
+	else if (in->c == 8)
+		WT_KIND(int64_t, cell_i64, in->imm.i)
+	else if (in->c == 4)
+		WT_KIND(int64_t, cell_i32, in->imm.i)
+	else
+		WT_KIND(int64_t, CELL_BOOL, in->imm.i)
+	block_presence(in->a, n, rows, nrows, row_size, pr);
+	uint64_t t = 0, null = 0;
+	switch (in->op) {
+	case OP_W_COUNT:
+		for (unsigned k = 0; k < nrows; k++)
+			d->v[k].i = popcount64(tb[k] & pr[k]);
+		break;
+	case OP_W_ALL:
+		for (unsigned k = 0; k < nrows; k++) {
+			bool f = (~tb[k] & pr[k]) != 0, some_null = pr[k] != all;
+			t |= (uint64_t)(!f & !some_null) << k;
+			null |= (uint64_t)(!f & some_null) << k;
+		}
+		break;
+	default: { /* any, none; f[i] cmp K is any of one cell */
+		bool none = in->op == OP_W_NONE;
+		for (unsigned k = 0; k < nrows; k++) {
+			bool any_t = (tb[k] & pr[k]) != 0, some_null = pr[k] != all;
+			t |= (uint64_t)(none ? !any_t & !some_null : any_t) << k;
+			null |= (uint64_t)(!any_t & some_null) << k;
+		}
+		break;
+	}
+	}
+	if (in->op == OP_W_COUNT) {
+		d->null = 0;
+		col_truth(d);
+		return;
+	}
+	d->null = null;
+	d->t = t;
+	col_values(d);
+}
+
+/* sum and avg of a field's window straight from the rows (cp_eval's
+ * aggregate: present cells in month order, overflow -> null). */
+static void block_window_sum(const cp__insn *in, cp__col *d, const uint8_t *const *rows,
+                             unsigned nrows, uint32_t row_size)
+{
+	uint64_t pr[CP_BLOCK_ROWS];
+	const uint32_t n = in->n, off = in->b;
+	block_presence(in->a, n, rows, nrows, row_size, pr);
+	uint64_t null = 0;
+	if (in->op == OP_W_SUM_F || in->op == OP_W_AVG_F) {
+		for (unsigned k = 0; k < nrows; k++) {
+			const uint8_t *p = rows[k] + off;
+			double sum = 0;
+			for (uint32_t e = 0; e < n; e++)
+				if ((pr[k] >> e) & 1)
+					sum += cell_f64(p, e);
+			unsigned m = (unsigned)popcount64(pr[k]);
+			double r = in->op == OP_W_SUM_F ? sum : sum / m;
+			d->v[k].f = r;
+			null |= (uint64_t)(!m || !isfinite(r)) << k;
+		}
+	} else {
+		for (unsigned k = 0; k < nrows; k++) {
+			const uint8_t *p = rows[k] + off;
+			int64_t sum = 0;
+			bool over = false;
+			for (uint32_t e = 0; e < n; e++) /* an absent cell adds 0 */
+				over |= ADD_OVF(sum, cell_i64(p, e) & -(int64_t)((pr[k] >> e) & 1), &sum);
+			unsigned m = (unsigned)popcount64(pr[k]);
+			if (in->op == OP_W_SUM_I) {
+				d->v[k].i = sum;
+				null |= (uint64_t)(!m || over) << k;
+			} else {
+				double r = (double)sum / m / (in->op == OP_W_AVG_M ? 100.0 : 1.0);
+				d->v[k].f = r;
+				null |= (uint64_t)(!m || over || !isfinite(r)) << k;
+			}
+		}
+	}
+	d->null = null;
+}
+
+/* The other row-reading operations, row by row with cp_eval's code. */
 
 static void rows_fused(const cp__insn *in, cp__col *d, cp__ectx *cx,
                        const uint8_t *const *rows, unsigned nrows)
@@ -205,43 +475,43 @@ static void rows_fused(const cp__insn *in, cp__col *d, cp__ectx *cx,
 static void rows_load(const cp__insn *in, cp__col *cols, const cp__ectx *cx,
                       const uint8_t *const *rows, unsigned nrows)
 {
+	uint64_t pr[CP_BLOCK_ROWS];
+	block_presence(in->a, in->n, rows, nrows, cx->row_size, pr);
 	for (uint32_t e = 0; e < in->n; e++) {
 		cp__col *d = &cols[in->dst + e];
+		const uint32_t off = in->b + e * in->c;
 		uint64_t null = 0;
-		for (unsigned k = 0; k < nrows; k++) {
-			const uint8_t *row = rows[k];
-			const uint8_t *p = row + in->b + e * in->c;
-			null |= (uint64_t)!cp__row_present(row, in->a + e) << k;
-			switch (in->op) {
-			case OP_LOAD_I64:
-			case OP_LOAD_F64:
-				memcpy(&d->v[k].i, p, 8);
-				break;
-			case OP_LOAD_BOOL:
-				d->v[k].i = *p != 0;
-				break;
-			case OP_LOAD_DATE: {
-				int32_t v;
-				memcpy(&v, p, 4);
-				d->v[k].i = v;
-				break;
-			}
-			default: {
+		for (unsigned k = 0; k < nrows; k++)
+			null |= (~pr[k] >> e & 1) << k;
+		d->null = null;
+		switch (in->op) {
+		case OP_LOAD_I64:
+		case OP_LOAD_F64:
+			for (unsigned k = 0; k < nrows; k++)
+				memcpy(&d->v[k].i, rows[k] + off, 8);
+			break;
+		case OP_LOAD_BOOL:
+			for (unsigned k = 0; k < nrows; k++)
+				d->v[k].i = rows[k][off] != 0;
+			col_truth(d);
+			break;
+		case OP_LOAD_DATE:
+			for (unsigned k = 0; k < nrows; k++)
+				d->v[k].i = cell_i32(rows[k] + off, 0);
+			break;
+		default:
+			for (unsigned k = 0; k < nrows; k++) {
 				uint32_t v;
-				memcpy(&v, p, 4);
+				memcpy(&v, rows[k] + off, 4);
 				if (in->op == OP_LOAD_ENUM)
 					d->v[k].i = v;
 				else if (in->op == OP_LOAD_STR)
 					d->v[k].s = cx->strings + v;
 				else
 					d->v[k].l = cx->lists + v;
-				break;
 			}
-			}
+			break;
 		}
-		d->null = null;
-		if (in->op == OP_LOAD_BOOL)
-			col_truth(d);
 	}
 }
 
@@ -441,9 +711,16 @@ void cp__block_eval(cp__block *b, const uint8_t *const *rows, unsigned nrows,
 		case OP_LOAD_ENUM: case OP_LOAD_STR: case OP_LOAD_ITEMS:
 			rows_load(in, cols, &cx, rows, nrows);
 			break;
-		case OP_W_ALL: case OP_W_ANY: case OP_W_NONE: case OP_W_COUNT:
+		case OP_W_ALL: case OP_W_ANY: case OP_W_NONE: case OP_W_COUNT: case OP_F_CMP:
+			block_window_test(in, &cols[in->dst], rows, nrows, cx.row_size);
+			break;
 		case OP_W_SUM_I: case OP_W_SUM_F: case OP_W_AVG_I: case OP_W_AVG_F: case OP_W_AVG_M:
-		case OP_W_MIN_I: case OP_W_MIN_F: case OP_W_MAX_I: case OP_W_MAX_F: case OP_F_CMP:
+			if (in->c == 8) {
+				block_window_sum(in, &cols[in->dst], rows, nrows, cx.row_size);
+				break;
+			}
+			/* fall through */
+		case OP_W_MIN_I: case OP_W_MIN_F: case OP_W_MAX_I: case OP_W_MAX_F:
 			rows_fused(in, &cols[in->dst], &cx, rows, nrows);
 			break;
 

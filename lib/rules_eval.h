@@ -332,15 +332,17 @@ static inline uint64_t cp__le64(uint64_t w)
 #endif
 }
 
+/* Bits set in w.  Without -mpopcnt the builtin is a library call: the
+ * word-parallel count is inline. */
 static inline int popcount64(uint64_t w)
 {
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__POPCNT__) && (defined(__GNUC__) || defined(__clang__))
 	return __builtin_popcountll(w);
 #else
-	int c = 0;
-	for (; w; w &= w - 1)
-		c++;
-	return c;
+	w = w - ((w >> 1) & UINT64_C(0x5555555555555555));
+	w = (w & UINT64_C(0x3333333333333333)) + ((w >> 2) & UINT64_C(0x3333333333333333));
+	w = (w + (w >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	return (int)((w * UINT64_C(0x0101010101010101)) >> 56);
 #endif
 }
 

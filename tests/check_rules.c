@@ -2281,8 +2281,8 @@ static const char *first_block_difference(const cp__block *b, const cp_result *r
 			cp__slot y;
 			cp__block_slot(b, in->dst + j, k, &y);
 			if (x->null != y.null || (!x->null && x->v.i != y.v.i)) {
-				snprintf(buf, size, "instruction %zu (%s, n %u, element %u): cp_eval %s%lld, block %s%lld",
-				         i, cp__op_name(in->op), in->n, j, x->null ? "null " : "",
+				snprintf(buf, size, "instruction %zu (%s, n %u, a %u, b %u, c %u, flags %u, element %u): cp_eval %s%lld, block %s%lld",
+				         i, cp__op_name(in->op), in->n, in->a, in->b, in->c, in->flags, j, x->null ? "null " : "",
 				         (long long)x->v.i, y.null ? "null " : "", (long long)y.v.i);
 				return buf;
 			}
