@@ -45,6 +45,12 @@ struct cp__block {
 	cp__col *cols;       /* one per slot of the program */
 	cp__slot *tmp;       /* one row's operands and results (fallback) */
 	unsigned nrows;      /* rows of the last evaluation */
+	/* presence bits of the cells a row-reading instruction reads, per row:
+	 * instructions reading the same cells share one array, made by the
+	 * first of them (pfirst) in each evaluation */
+	int32_t *pid;        /* per instruction of the fast program, or -1 */
+	uint8_t *pfirst;
+	uint64_t (*pcache)[CP_BLOCK_ROWS];
 	int asof_month;      /* cache: the as-of month last converted */
 	cp__ectx asof;       /* ... and its dates */
 };
@@ -108,6 +114,45 @@ static void mark_value_readers(cp__block *b)
 	}
 }
 
+static bool reads_row(int op)
+{
+	return (op >= OP_LOAD_I64 && op <= OP_LOAD_ITEMS) || (op >= OP_W_ALL && op <= OP_F_CMP);
+}
+
+static uint32_t presence_count(const cp__insn *in)
+{
+	return in->op == OP_F_CMP ? 1 : in->n;
+}
+
+/* Number the distinct presence ranges (first cell, count) of the
+ * row-reading instructions. */
+static int share_presence(cp__block *b)
+{
+	const cp_ruleset *rs = b->rs;
+	size_t n = rs->nfast;
+	b->pid = cp__malloc((n + 1) * sizeof(int32_t));
+	b->pfirst = cp__calloc(n + 1, 1);
+	if (!b->pid || !b->pfirst)
+		return CP_ENOMEM;
+	int32_t ids = 0;
+	for (size_t i = 0; i < n; i++) {
+		const cp__insn *in = &rs->fast[i];
+		b->pid[i] = -1;
+		if (!reads_row(in->op))
+			continue;
+		for (size_t j = 0; j < i && b->pid[i] < 0; j++)
+			if (b->pfirst[j] && rs->fast[j].a == in->a &&
+			    presence_count(&rs->fast[j]) == presence_count(in))
+				b->pid[i] = b->pid[j];
+		if (b->pid[i] < 0) {
+			b->pid[i] = ids++;
+			b->pfirst[i] = 1;
+		}
+	}
+	b->pcache = cp__malloc(((size_t)ids + 1) * sizeof(*b->pcache));
+	return b->pcache ? CP_OK : CP_ENOMEM;
+}
+
 int cp__block_new(cp__block **out, const cp_ruleset *rs)
 {
 	if (!out)
@@ -142,6 +187,10 @@ int cp__block_new(cp__block **out, const cp_ruleset *rs)
 		c->t = init->null || !init->v.i ? 0 : ALL_ROWS;
 	}
 	mark_value_readers(b);
+	if (share_presence(b) != CP_OK) {
+		cp__block_free(b);
+		return CP_ENOMEM;
+	}
 	b->asof_month = -1;
 	*out = b;
 	return CP_OK;
@@ -151,6 +200,9 @@ void cp__block_free(cp__block *b)
 {
 	if (!b)
 		return;
+	cp__free(b->pid);
+	cp__free(b->pfirst);
+	cp__free(b->pcache);
 	cp__free(b->cols);
 	cp__free(b->tmp);
 	cp__obj_fini(&b->obj);
@@ -338,9 +390,9 @@ static bool have_avx2(void)
 #endif
 
 static void block_window_test(const cp__insn *in, cp__col *d, const uint8_t *const *rows,
-                              unsigned nrows, uint32_t row_size)
+                              unsigned nrows, uint32_t row_size, const uint64_t *pr)
 {
-	uint64_t tb[CP_BLOCK_ROWS], pr[CP_BLOCK_ROWS];
+	uint64_t tb[CP_BLOCK_ROWS];
 	const uint32_t n = in->op == OP_F_CMP ? 1 : in->n, off = in->b;
 	const unsigned kind = in->flags & 7;
 	const uint64_t all = (UINT64_C(1) << n) - 1;
@@ -357,7 +409,6 @@ static void block_window_test(const cp__insn *in, cp__col *d, const uint8_t *con
 		WT_KIND(int64_t, cell_i32, in->imm.i)
 	else
 		WT_KIND(int64_t, CELL_BOOL, in->imm.i)
-	block_presence(in->a, n, rows, nrows, row_size, pr);
 	uint64_t t = 0, null = 0;
 	switch (in->op) {
 	case OP_W_COUNT:
@@ -371,15 +422,20 @@ static void block_window_test(const cp__insn *in, cp__col *d, const uint8_t *con
 			null |= (uint64_t)(!f & some_null) << k;
 		}
 		break;
-	default: { /* any, none; f[i] cmp K is any of one cell */
-		bool none = in->op == OP_W_NONE;
+	case OP_W_NONE:
 		for (unsigned k = 0; k < nrows; k++) {
 			bool any_t = (tb[k] & pr[k]) != 0, some_null = pr[k] != all;
-			t |= (uint64_t)(none ? !any_t & !some_null : any_t) << k;
+			t |= (uint64_t)(!any_t & !some_null) << k;
 			null |= (uint64_t)(!any_t & some_null) << k;
 		}
 		break;
-	}
+	default: /* any; f[i] cmp K is any of one cell */
+		for (unsigned k = 0; k < nrows; k++) {
+			bool any_t = (tb[k] & pr[k]) != 0, some_null = pr[k] != all;
+			t |= (uint64_t)any_t << k;
+			null |= (uint64_t)(!any_t & some_null) << k;
+		}
+		break;
 	}
 	if (in->op == OP_W_COUNT) {
 		d->null = 0;
@@ -394,11 +450,9 @@ static void block_window_test(const cp__insn *in, cp__col *d, const uint8_t *con
 /* sum and avg of a field's window straight from the rows (cp_eval's
  * aggregate: present cells in month order, overflow -> null). */
 static void block_window_sum(const cp__insn *in, cp__col *d, const uint8_t *const *rows,
-                             unsigned nrows, uint32_t row_size)
+                             unsigned nrows, const uint64_t *pr)
 {
-	uint64_t pr[CP_BLOCK_ROWS];
 	const uint32_t n = in->n, off = in->b;
-	block_presence(in->a, n, rows, nrows, row_size, pr);
 	uint64_t null = 0;
 	if (in->op == OP_W_SUM_F || in->op == OP_W_AVG_F) {
 		for (unsigned k = 0; k < nrows; k++) {
@@ -473,10 +527,8 @@ static void rows_fused(const cp__insn *in, cp__col *d, cp__ectx *cx,
 }
 
 static void rows_load(const cp__insn *in, cp__col *cols, const cp__ectx *cx,
-                      const uint8_t *const *rows, unsigned nrows)
+                      const uint8_t *const *rows, unsigned nrows, const uint64_t *pr)
 {
-	uint64_t pr[CP_BLOCK_ROWS];
-	block_presence(in->a, in->n, rows, nrows, cx->row_size, pr);
 	for (uint32_t e = 0; e < in->n; e++) {
 		cp__col *d = &cols[in->dst + e];
 		const uint32_t off = in->b + e * in->c;
@@ -671,6 +723,17 @@ static void track(const cp__insn *in, cp__col *cols)
 
 /* ---- the program ---- */
 
+/* The presence bits of instruction i's cells for every row (shared). */
+static const uint64_t *presence_of(cp__block *b, size_t i, const uint8_t *const *rows,
+                                   unsigned nrows)
+{
+	const cp__insn *in = &b->rs->fast[i];
+	uint64_t *pr = b->pcache[b->pid[i]];
+	if (b->pfirst[i])
+		block_presence(in->a, presence_count(in), rows, nrows, b->rs->schema->row_size, pr);
+	return pr;
+}
+
 static void block_as_of(cp__block *b, cp__ectx *cx, int yyyymm)
 {
 	if (yyyymm != b->asof_month) {
@@ -706,17 +769,19 @@ void cp__block_eval(cp__block *b, const uint8_t *const *rows, unsigned nrows,
 	b->nrows = nrows;
 	for (size_t i = 0; i < rs->nfast; i++) {
 		const cp__insn *in = &rs->fast[i];
+		/* every row-reading instruction makes or takes its presence bits */
+		const uint64_t *pr = b->pid[i] >= 0 ? presence_of(b, i, rows, nrows) : NULL;
 		switch (in->op) {
 		case OP_LOAD_I64: case OP_LOAD_F64: case OP_LOAD_BOOL: case OP_LOAD_DATE:
 		case OP_LOAD_ENUM: case OP_LOAD_STR: case OP_LOAD_ITEMS:
-			rows_load(in, cols, &cx, rows, nrows);
+			rows_load(in, cols, &cx, rows, nrows, pr);
 			break;
 		case OP_W_ALL: case OP_W_ANY: case OP_W_NONE: case OP_W_COUNT: case OP_F_CMP:
-			block_window_test(in, &cols[in->dst], rows, nrows, cx.row_size);
+			block_window_test(in, &cols[in->dst], rows, nrows, cx.row_size, pr);
 			break;
 		case OP_W_SUM_I: case OP_W_SUM_F: case OP_W_AVG_I: case OP_W_AVG_F: case OP_W_AVG_M:
 			if (in->c == 8) {
-				block_window_sum(in, &cols[in->dst], rows, nrows, cx.row_size);
+				block_window_sum(in, &cols[in->dst], rows, nrows, pr);
 				break;
 			}
 			/* fall through */

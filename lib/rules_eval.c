@@ -14,7 +14,7 @@
  */
 #include "rules_eval.h"
 
-#define LOOP for (uint32_t k = 0; k < n; k++)
+#define LOOP for (uint32_t k = 0, n_ = n; k < n_; k++)
 #define XA (A + k * ia)
 #define XB (B + k * ib)
 #define XC (C + k * ic)
@@ -69,26 +69,22 @@
 	} while (0);                                          \
 	NEXT
 
-/* The operand registers of instruction in. */
-#define PROLOGUE()                      \
-	do {                                \
-		n = in->n;                      \
-		ia = in->sa;                    \
-		ib = in->sb;                    \
-		ic = in->sc;                    \
-		D = s + in->dst;                \
-		A = s + in->a;                  \
-		B = s + in->b;                  \
-		C = s + in->c;                  \
-	} while (0)
+/*
+ * The operands of instruction in, computed where an operation uses them
+ * (loading every one for every instruction costs more than many
+ * operations): n elements, the strides ia/ib/ic, the slots A/B/C and D.
+ */
+#define n (in->n)
+#define ia ((size_t)in->sa)
+#define ib ((size_t)in->sb)
+#define ic ((size_t)in->sc)
+#define D (s + in->dst)
+#define A ((const cp__slot *)(s + in->a))
+#define B ((const cp__slot *)(s + in->b))
+#define C ((const cp__slot *)(s + in->c))
 
 void cp__exec_one(const cp__insn *in, cp__slot *s, const cp__ectx *cx)
 {
-	uint32_t n;
-	size_t ia, ib, ic;
-	cp__slot *D;
-	const cp__slot *A, *B, *C;
-	PROLOGUE();
 	switch (in->op) {
 #define TARGET(name) case OP_##name:
 #define NEXT break
@@ -117,19 +113,13 @@ void cp__prog_run(const cp__insn *code, size_t count, cp__slot *s, const cp__ect
 		CP__OPS(CP__OP_TARGET)
 #undef CP__OP_TARGET
 	};
-	uint32_t n;
-	size_t ia, ib, ic;
-	cp__slot *D;
-	const cp__slot *A, *B, *C;
 #define TARGET(name) L_##name:
 #define NEXT                              \
 	do {                                  \
 		if (++in == end)                  \
 			return;                       \
-		PROLOGUE();                       \
 		goto *targets[in->op];            \
 	} while (0)
-	PROLOGUE();
 	goto *targets[in->op];
 #include "rules_ops.inc"
 #undef TARGET
@@ -139,6 +129,15 @@ void cp__prog_run(const cp__insn *code, size_t count, cp__slot *s, const cp__ect
 		cp__exec_one(in, s, cx);
 #endif
 }
+
+#undef n
+#undef ia
+#undef ib
+#undef ic
+#undef D
+#undef A
+#undef B
+#undef C
 
 void cp__prog_free(cp__prog *p)
 {

@@ -606,8 +606,40 @@ static int cmd_profile(const char *csv, const char *rules)
 	return 0;
 }
 
+/* point lookups with the built-in packs, for callgrind */
+static int cmd_profile_point(const char *csv, size_t nkeys)
+{
+	cp_schema *s;
+	cp_store *st;
+	if (cp_schema_default(&s) != CP_OK || cp_store_new(&st, s) != CP_OK)
+		die("store", NULL, CP_ENOMEM);
+	int rc = cp_store_load_csv(st, csv, NULL, NULL);
+	if (rc != CP_OK)
+		die(csv, st, rc);
+	cp_store_set_as_of(st, 202610);
+	cp_ruleset *rs = compile(s, NULL);
+	char (*keys)[32] = xmalloc(nkeys * sizeof(*keys));
+	for (size_t i = 0; i < nkeys; i++) {
+		const uint8_t *row;
+		do
+			row = cp__store_row(st, rnd() % st->nrows);
+		while (!cp__row_live(row));
+		snprintf(keys[i], sizeof(keys[i]), "%s", cp__store_row_key(st, row));
+	}
+	double p50, p99, p999;
+	point(st, rs, keys, nkeys, &p50, &p99, &p999);
+	printf("fast_insns %zu p50 %.3f us p99 %.3f us\n", rs->nfast, p50 * 1e6, p99 * 1e6);
+	free(keys);
+	cp_ruleset_free(rs);
+	cp_store_free(st);
+	cp_schema_free(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && strcmp(argv[1], "profile-point") == 0)
+		return cmd_profile_point(argv[2], 20000);
 	if (argc >= 2 && strcmp(argv[1], "columns") == 0)
 		return cmd_columns();
 	if (argc >= 6 && strcmp(argv[1], "run") == 0)
