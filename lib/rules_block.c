@@ -376,6 +376,94 @@ static void avx2_cells(const cp__insn *in, uint32_t n, const uint8_t *const *row
 	}
 }
 
+/* The quantifiers of the rows' masks (tb: cells true, pr: cells present;
+ * rows nrows..3 past the end are zero), 4 rows per step; count: popcnt. */
+__attribute__((target("avx2,popcnt")))
+static void avx2_quantify(int op, const uint64_t *tb, const uint64_t *pr, uint64_t all,
+                          unsigned nrows, uint64_t *t_out, uint64_t *null_out, cp__val *count)
+{
+	const __m256i zero = _mm256_setzero_si256(), full_mask = _mm256_set1_epi64x((long long)all);
+	uint64_t t = 0, null = 0;
+	if (op == OP_W_COUNT) {
+		for (unsigned k = 0; k < nrows; k++)
+			count[k].i = __builtin_popcountll(tb[k] & pr[k]);
+		return;
+	}
+#define LD(a) _mm256_loadu_si256((const __m256i *)(const void *)((a) + k))
+#define MASK(v) ((uint64_t)_mm256_movemask_pd(_mm256_castsi256_pd(v)))
+	for (unsigned k = 0; k < nrows; k += 4) {
+		__m256i T = LD(tb), P = LD(pr);
+		uint64_t complete = MASK(_mm256_cmpeq_epi64(P, full_mask));
+		if (op == OP_W_ALL) {
+			uint64_t no_false = MASK(_mm256_cmpeq_epi64(_mm256_andnot_si256(T, P), zero));
+			t |= (no_false & complete) << k;
+			null |= (no_false & ~complete & 15) << k;
+		} else {
+			uint64_t no_true = MASK(_mm256_cmpeq_epi64(_mm256_and_si256(T, P), zero));
+			t |= (op == OP_W_NONE ? no_true & complete : ~no_true & 15) << k;
+			null |= (no_true & ~complete & 15) << k;
+		}
+	}
+#undef LD
+#undef MASK
+	*t_out = t;
+	*null_out = null;
+}
+
+/* Lane masks of 4 presence bits. */
+static const int64_t lane_masks[16][4] = {
+	{0, 0, 0, 0}, {-1, 0, 0, 0}, {0, -1, 0, 0}, {-1, -1, 0, 0},
+	{0, 0, -1, 0}, {-1, 0, -1, 0}, {0, -1, -1, 0}, {-1, -1, -1, 0},
+	{0, 0, 0, -1}, {-1, 0, 0, -1}, {0, -1, 0, -1}, {-1, -1, 0, -1},
+	{0, 0, -1, -1}, {-1, 0, -1, -1}, {0, -1, -1, -1}, {-1, -1, -1, -1},
+};
+
+/*
+ * Integer sums of up to 8 present cells per row, 4 per step (the caller
+ * checks the loads stay in the row).  When every present cell lies in
+ * [-2^58, 2^58) no partial sum can overflow, so the plain sum is the
+ * checked one; a row with a larger value takes the checked loop.
+ */
+__attribute__((target("avx2,popcnt")))
+static void avx2_sum_i(const cp__insn *in, cp__col *d, const uint8_t *const *rows,
+                       unsigned nrows, const uint64_t *pr)
+{
+	const uint32_t n = in->n, off = in->b;
+	const __m256i bias = _mm256_set1_epi64x(INT64_C(1) << 58);
+	uint64_t null = 0;
+	for (unsigned k = 0; k < nrows; k++) {
+		const uint8_t *p = rows[k] + off;
+		uint64_t m = pr[k];
+		__m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)p),
+		                             _mm256_loadu_si256((const __m256i *)(const void *)lane_masks[m & 15]));
+		__m256i big = _mm256_srli_epi64(_mm256_add_epi64(v, bias), 59);
+		if (n > 4) {
+			__m256i w = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(const void *)(p + 32)),
+			                             _mm256_loadu_si256((const __m256i *)(const void *)lane_masks[(m >> 4) & 15]));
+			big = _mm256_or_si256(big, _mm256_srli_epi64(_mm256_add_epi64(w, bias), 59));
+			v = _mm256_add_epi64(v, w);
+		}
+		__m128i h = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+		int64_t sum = _mm_cvtsi128_si64(h) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(h, h));
+		bool over = false;
+		if (!_mm256_testz_si256(big, big)) {
+			sum = 0;
+			for (uint32_t e = 0; e < n; e++)
+				over |= ADD_OVF(sum, cell_i64(p, e) & -(int64_t)((m >> e) & 1), &sum);
+		}
+		unsigned cnt = (unsigned)__builtin_popcountll(m);
+		if (in->op == OP_W_SUM_I) {
+			d->v[k].i = sum;
+			null |= (uint64_t)(!cnt || over) << k;
+		} else {
+			double r = (double)sum / cnt / (in->op == OP_W_AVG_M ? 100.0 : 1.0);
+			d->v[k].f = r;
+			null |= (uint64_t)(!cnt || over || !isfinite(r)) << k;
+		}
+	}
+	d->null = null;
+}
+
 static bool have_avx2(void)
 {
 	static int known; /* 0 unknown, 1 no, 2 yes: the same answer for every thread */
@@ -410,6 +498,20 @@ static void block_window_test(const cp__insn *in, cp__col *d, const uint8_t *con
 	else
 		WT_KIND(int64_t, CELL_BOOL, in->imm.i)
 	uint64_t t = 0, null = 0;
+#if CP_BLOCK_AVX2
+	if (have_avx2()) {
+		uint64_t pz[CP_BLOCK_ROWS + 4];
+		const uint64_t *pq = pr;
+		if (nrows % 4) { /* whole steps of 4: zeros past the end */
+			memcpy(pz, pr, nrows * sizeof(uint64_t));
+			for (unsigned k = nrows; k < (nrows + 3) / 4 * 4; k++)
+				pz[k] = tb[k] = 0;
+			pq = pz;
+		}
+		avx2_quantify(in->op, tb, pq, all, nrows, &t, &null, d->v);
+		goto done;
+	}
+#endif
 	switch (in->op) {
 	case OP_W_COUNT:
 		for (unsigned k = 0; k < nrows; k++)
@@ -437,6 +539,9 @@ static void block_window_test(const cp__insn *in, cp__col *d, const uint8_t *con
 		}
 		break;
 	}
+#if CP_BLOCK_AVX2
+done:
+#endif
 	if (in->op == OP_W_COUNT) {
 		d->null = 0;
 		col_truth(d);
@@ -482,6 +587,50 @@ static void block_window_sum(const cp__insn *in, cp__col *d, const uint8_t *cons
 				d->v[k].f = r;
 				null |= (uint64_t)(!m || over || !isfinite(r)) << k;
 			}
+		}
+	}
+	d->null = null;
+}
+
+/* min and max of a field's window straight from the rows (cp_eval's
+ * aggregate: the first present cell, then each strictly better one). */
+static void block_window_minmax(const cp__insn *in, cp__col *d, const uint8_t *const *rows,
+                                unsigned nrows, const uint64_t *pr)
+{
+	const uint32_t n = in->n, off = in->b;
+	const bool mx = in->op == OP_W_MAX_I || in->op == OP_W_MAX_F;
+	uint64_t null = 0;
+	if (in->op == OP_W_MIN_F || in->op == OP_W_MAX_F) {
+		for (unsigned k = 0; k < nrows; k++) {
+			const uint8_t *p = rows[k] + off;
+			double best = 0;
+			bool any = false;
+			for (uint32_t e = 0; e < n; e++) {
+				if (!((pr[k] >> e) & 1))
+					continue;
+				double v = cell_f64(p, e);
+				if (!any || (mx ? v > best : v < best))
+					best = v;
+				any = true;
+			}
+			d->v[k].f = best;
+			null |= (uint64_t)(!any || !isfinite(best)) << k;
+		}
+	} else {
+		for (unsigned k = 0; k < nrows; k++) {
+			const uint8_t *p = rows[k] + off;
+			int64_t best = 0;
+			bool any = false;
+			for (uint32_t e = 0; e < n; e++) {
+				if (!((pr[k] >> e) & 1))
+					continue;
+				int64_t v = in->c == 8 ? cell_i64(p, e) : in->c == 4 ? cell_i32(p, e) : p[e] != 0;
+				if (!any || (mx ? v > best : v < best))
+					best = v;
+				any = true;
+			}
+			d->v[k].i = best;
+			null |= (uint64_t)!any << k;
 		}
 	}
 	d->null = null;
@@ -780,13 +929,22 @@ void cp__block_eval(cp__block *b, const uint8_t *const *rows, unsigned nrows,
 			block_window_test(in, &cols[in->dst], rows, nrows, cx.row_size, pr);
 			break;
 		case OP_W_SUM_I: case OP_W_SUM_F: case OP_W_AVG_I: case OP_W_AVG_F: case OP_W_AVG_M:
+#if CP_BLOCK_AVX2
+			if (in->c == 8 && in->n <= 8 && in->op != OP_W_SUM_F && in->op != OP_W_AVG_F &&
+			    in->b + (in->n <= 4 ? 32 : 64) <= cx.row_size && have_avx2()) {
+				avx2_sum_i(in, &cols[in->dst], rows, nrows, pr);
+				break;
+			}
+#endif
 			if (in->c == 8) {
 				block_window_sum(in, &cols[in->dst], rows, nrows, pr);
 				break;
 			}
 			/* fall through */
-		case OP_W_MIN_I: case OP_W_MIN_F: case OP_W_MAX_I: case OP_W_MAX_F:
 			rows_fused(in, &cols[in->dst], &cx, rows, nrows);
+			break;
+		case OP_W_MIN_I: case OP_W_MIN_F: case OP_W_MAX_I: case OP_W_MAX_F:
+			block_window_minmax(in, &cols[in->dst], rows, nrows, pr);
 			break;
 
 		case OP_I2F:
