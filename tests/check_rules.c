@@ -2425,6 +2425,70 @@ START_TEST(test_block_defaults)
 }
 END_TEST
 
+/* Extreme values: sums that overflow midway or only at the end, cells
+ * just inside and outside the block's fast sum range (2^58), NaN-free
+ * float extremes, windows of 1 to 6 months, min/max/avg/count/all: the
+ * block evaluator agrees with cp_eval. */
+START_TEST(test_block_extremes)
+{
+	static const int64_t ints[] = {INT64_MAX, INT64_MIN, INT64_MAX - 1, -(INT64_C(1) << 58),
+	                               (INT64_C(1) << 58) - 1, INT64_C(1) << 58, 0, -1, 1, 7};
+	static const char pack[] =
+		"custprof: 1\npack: x\nmetrics:\n"
+		"  - {id: s6, expr: \"sum(sessions[0..5])\"}\n"
+		"  - {id: s3, expr: \"sum(sessions[1..3])\"}\n"
+		"  - {id: s1, expr: \"sum(sessions[5..5])\"}\n"
+		"  - {id: a6, expr: \"avg(sessions[0..5])\"}\n"
+		"  - {id: m6, expr: \"avg(arpu[0..5])\"}\n"
+		"  - {id: ms, expr: \"sum(arpu[0..4])\"}\n"
+		"  - {id: mx, expr: \"max(sessions[0..5])\"}\n"
+		"  - {id: mn, expr: \"min(sessions[2..5])\"}\n"
+		"  - {id: fx, expr: \"max(gprs_mb[0..5])\"}\n"
+		"  - {id: fs, expr: \"sum(gprs_mb[0..5])\"}\n"
+		"  - {id: c6, expr: \"count(sessions[0..5] > 0)\"}\n"
+		"  - {id: al, expr: \"all(sessions[0..3] >= -1)\"}\n"
+		"  - {id: an, expr: \"any(gprs_mb[0..5] < -1e300)\"}\n"
+		"  - {id: no, expr: \"none(arpu[0..5] == 0)\"}\n"
+		"  - {id: ad, expr: \"sessions[0..5] + sessions[0..5]\"}\n";
+	cp_store *st;
+	ck_assert_int_eq(cp_store_new(&st, S), CP_OK);
+	ck_assert_int_eq(cp_store_set_as_of(st, 202610), CP_OK);
+	cp_profile *p;
+	cp_profile_new(&p, S);
+	rng r = {12345};
+	int fs = cp_schema_field_index(S, "sessions"), fa = cp_schema_field_index(S, "arpu"),
+	    fg = cp_schema_field_index(S, "gprs_mb");
+	char key[32];
+	for (int i = 0; i < 300; i++) {
+		cp_profile_clear(p);
+		snprintf(key, sizeof(key), "137%08d", i);
+		set(p, "msisdn", 0, key);
+		for (int m = 0; m < 6; m++) {
+			if (pick(&r, 6) == 0)
+				continue; /* null */
+			int64_t v = ints[pick(&r, 10)];
+			ck_assert_int_eq(cp_profile_set_int(p, fs, m, v), CP_OK);
+			ck_assert_int_eq(cp_profile_set_money(p, fa, m, ints[pick(&r, 10)]), CP_OK);
+			ck_assert_int_eq(cp_profile_set_float(p, fg, m, pick(&r, 2) ? 1e308 : -1e308), CP_OK);
+		}
+		ck_assert_int_eq(cp_store_put(st, p, NULL), CP_OK);
+	}
+	cp_profile_free(p);
+	cp_rules_opts *o;
+	cp_rules_opts_new(&o);
+	cp_rules_opts_add_memory(o, pack, strlen(pack), "x.yaml");
+	cp_ruleset *rs;
+	ck_assert_int_eq(cp_ruleset_compile(&rs, S, o, NULL), CP_OK);
+	cp_result *res;
+	cp_result_new(&res, rs);
+	ck_assert_int_ge(block_matches(st, rs, res, 12345, NULL), 300 * 15);
+	cp_result_free(res);
+	cp_ruleset_free(rs);
+	cp_rules_opts_free(o);
+	cp_store_free(st);
+}
+END_TEST
+
 START_TEST(test_differential)
 {
 	const char *env = getenv("CP_SEED");
@@ -2677,6 +2741,7 @@ static Suite *rules_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_differential);
 	tcase_add_test(tc, test_block_defaults);
+	tcase_add_test(tc, test_block_extremes);
 	suite_add_tcase(s, tc);
 	return s;
 }
