@@ -556,6 +556,10 @@ void cp__block_free(cp__block *b);
  * compatible with the ruleset's), with the store's pools and as-of month. */
 void cp__block_eval(cp__block *b, const uint8_t *const *rows, unsigned n,
                     const cp_strpool *strings, const cp_listpool *lists, int as_of_yyyymm);
+/* Ask for the cache lines of rows[0..n) that the program reads: a scan
+ * calls it for the next block before evaluating the current one, so the
+ * memory traffic overlaps the evaluation. */
+void cp__block_prefetch(const cp__block *b, const uint8_t *const *rows, unsigned n);
 /* Bit k set when tag applies to row k of the last evaluation. */
 uint64_t cp__block_tag_mask(const cp__block *b, int tag);
 /* Stage of a track for row k (and the deciding rule, -1 for otherwise). */

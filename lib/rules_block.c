@@ -1111,6 +1111,14 @@ void cp__block_eval(cp__block *b, const uint8_t *const *rows, unsigned nrows,
 	}
 }
 
+void cp__block_prefetch(const cp__block *b, const uint8_t *const *rows, unsigned n)
+{
+	const cp_ruleset *rs = b->rs;
+	for (unsigned k = 0; k < n; k++)
+		for (size_t i = 0; i < rs->nprefetch; i++)
+			CP_PREFETCH(rows[k] + rs->prefetch[i]);
+}
+
 uint64_t cp__block_tag_mask(const cp__block *b, int tag)
 {
 	if (tag < 0 || tag >= b->rs->ntags)

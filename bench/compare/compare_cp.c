@@ -192,6 +192,20 @@ static void heap_offer(job *j, uint32_t row)
 	}
 }
 
+/* The next block of live rows of the job's range, from row *r on. */
+static unsigned next_rows(const job *j, size_t *r, const uint8_t **rows, uint32_t *nums)
+{
+	unsigned n = 0;
+	for (; *r < j->hi && n < CP_BLOCK_ROWS; (*r)++) {
+		const uint8_t *row = cp__store_row(j->st, *r);
+		if (cp__row_live(row)) {
+			rows[n] = row;
+			nums[n++] = (uint32_t)*r;
+		}
+	}
+	return n;
+}
+
 static void *run_job(void *arg)
 {
 	job *j = arg;
@@ -199,23 +213,23 @@ static void *run_job(void *arg)
 	cp__block *b;
 	if (cp__block_new(&b, j->rs) != CP_OK)
 		die("block", NULL, CP_ENOMEM);
-	const uint8_t *rows[CP_BLOCK_ROWS];
-	uint32_t nums[CP_BLOCK_ROWS];
+	/* two blocks of rows: the next one is prefetched while the current one
+	 * is evaluated */
+	const uint8_t *rowbuf[2][CP_BLOCK_ROWS];
+	uint32_t numbuf[2][CP_BLOCK_ROWS];
+	unsigned count[2];
 	size_t r = j->lo;
+	int cur = 0;
 	memset(j->counts, 0, (size_t)ntags * sizeof(size_t));
 	j->live = 0;
 	j->nheap = 0;
-	while (r < j->hi) {
-		unsigned n = 0;
-		for (; r < j->hi && n < CP_BLOCK_ROWS; r++) {
-			const uint8_t *row = cp__store_row(j->st, r);
-			if (cp__row_live(row)) {
-				rows[n] = row;
-				nums[n++] = (uint32_t)r;
-			}
-		}
-		if (!n)
-			break;
+	count[cur] = next_rows(j, &r, rowbuf[cur], numbuf[cur]);
+	while (count[cur]) {
+		const uint8_t **rows = rowbuf[cur];
+		uint32_t *nums = numbuf[cur];
+		unsigned n = count[cur];
+		count[!cur] = next_rows(j, &r, rowbuf[!cur], numbuf[!cur]);
+		cp__block_prefetch(b, rowbuf[!cur], count[!cur]);
 		cp__block_eval(b, rows, n, &j->st->strings, &j->st->lists, j->st->as_of);
 		uint32_t m[CP_BLOCK_ROWS] = {0};
 		for (int t = 0; t < ntags; t++) {
@@ -230,6 +244,7 @@ static void *run_job(void *arg)
 			for (uint64_t w = cp__block_tag_mask(b, j->filter); w; w &= w - 1)
 				heap_offer(j, nums[__builtin_ctzll(w)]);
 		j->live += n;
+		cur = !cur;
 	}
 	cp__block_free(b);
 	return NULL;
@@ -328,6 +343,74 @@ static double read_bandwidth(void)
 	if (sink == 42)
 		printf("#\n");
 	return (double)n * 8 / best;
+}
+
+/* ---- where the time of tag-all goes ---- */
+
+static double cpu_thread(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Two bounds of tag-all on one thread: memory alone (touch one byte of
+ * every cache line the rules read, in every row: what the scan must bring
+ * in, with no evaluation) and evaluation alone (one block of 64 profiles
+ * evaluated again and again: in cache); and cp_eval on one hot profile
+ * (ns per tag).
+ */
+static void split_costs(const cp_store *st, const cp_ruleset *rs)
+{
+	double best = 1e30;
+	uint64_t sink = 0;
+	for (int r = 0; r < 3; r++) {
+		double t0 = now();
+		for (size_t i = 0; i < st->nrows; i++) {
+			const uint8_t *row = cp__store_row(st, i);
+			if (!cp__row_live(row))
+				continue;
+			for (size_t k = 0; k < rs->nprefetch; k++)
+				sink += row[rs->prefetch[k]];
+		}
+		double t = now() - t0;
+		best = t < best ? t : best;
+	}
+	printf("touch_s %.4f\nlines_per_row %zu\n", best, rs->nprefetch);
+	const uint8_t *rows[CP_BLOCK_ROWS];
+	unsigned n = 0;
+	for (size_t i = 0; i < st->nrows && n < CP_BLOCK_ROWS; i++)
+		if (cp__row_live(cp__store_row(st, i)))
+			rows[n++] = cp__store_row(st, i);
+	cp__block *b;
+	if (cp__block_new(&b, rs) != CP_OK)
+		die("block", NULL, CP_ENOMEM);
+	size_t reps = 4000;
+	double c0 = cpu_thread();
+	for (size_t r = 0; r < reps; r++)
+		cp__block_eval(b, rows, n, &st->strings, &st->lists, st->as_of);
+	double c = cpu_thread() - c0;
+	sink += cp__block_tag_mask(b, 0);
+	printf("hot_block_ns %.1f\n", c / ((double)reps * n) * 1e9);
+	cp__block_free(b);
+	cp_result *res;
+	cp_view *v;
+	cp_result_new(&res, rs);
+	cp_view_new(&v, st);
+	v->store = st;
+	v->row = rows[0];
+	reps = 200000;
+	c0 = cpu_thread();
+	for (size_t r = 0; r < reps; r++)
+		cp_eval(res, v);
+	c = cpu_thread() - c0;
+	printf("hot_eval_ns %.1f\nhot_eval_ns_per_tag %.2f\n", c / reps * 1e9,
+	       c / reps * 1e9 / cp_ruleset_tag_count(rs));
+	cp_view_free(v);
+	cp_result_free(res);
+	if (sink == 1)
+		printf("#\n");
 }
 
 /* ---- point lookups ---- */
@@ -429,6 +512,8 @@ static int cmd_run(const char *csv, const char *rules, const char *outdir, int t
 	printf("tags %d\nrule_cell_bytes %zu\nrule_presence_bytes %zu\n", ntags, cells, pres);
 	printf("fast_insns %zu\n", rs->nfast);
 	printf("bandwidth_Bps %.0f\n", read_bandwidth());
+
+	split_costs(st, rs);
 
 	uint32_t *masks = calloc(st->nrows + 1, sizeof(uint32_t));
 	int filter = cp_ruleset_tag_index(rs, SELECT_TAG);
