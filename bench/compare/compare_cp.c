@@ -192,11 +192,14 @@ static void heap_offer(job *j, uint32_t row)
 	}
 }
 
+/* Rows per block (CP_BLOCK_ROWS, or COMPARE_BLOCK_ROWS for experiments). */
+static unsigned block_rows = CP_BLOCK_ROWS;
+
 /* The next block of live rows of the job's range, from row *r on. */
 static unsigned next_rows(const job *j, size_t *r, const uint8_t **rows, uint32_t *nums)
 {
 	unsigned n = 0;
-	for (; *r < j->hi && n < CP_BLOCK_ROWS; (*r)++) {
+	for (; *r < j->hi && n < block_rows; (*r)++) {
 		const uint8_t *row = cp__store_row(j->st, *r);
 		if (cp__row_live(row)) {
 			rows[n] = row;
@@ -723,6 +726,9 @@ static int cmd_profile_point(const char *csv, size_t nkeys)
 
 int main(int argc, char **argv)
 {
+	const char *br = getenv("COMPARE_BLOCK_ROWS");
+	if (br && atoi(br) > 0 && atoi(br) <= CP_BLOCK_ROWS)
+		block_rows = (unsigned)atoi(br);
 	if (argc >= 3 && strcmp(argv[1], "profile-point") == 0)
 		return cmd_profile_point(argv[2], 20000);
 	if (argc >= 2 && strcmp(argv[1], "columns") == 0)

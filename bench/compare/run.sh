@@ -162,9 +162,50 @@ summary=$WORK/summary.txt
 	echo "tag-all vs DuckDB: 1 thread $(ratio "$(get duckdb tagall1_s)" "$cp1")x faster (wall), $(ratio "$(get duckdb tagall1_cpu_s)" "$(get cp tagall1_cpu_s)")x (CPU); $THREADS threads $(ratio "$(get duckdb tagallN_s)" "$cpN")x faster (wall)"
 	echo "fast program: $(get cp fast_insns) instructions; $(get sqlite sqlite_version | sed 's/^/SQLite /'), DuckDB $(get duckdb duckdb_version) (node API)"
 } >"$summary"
+# the targets of issues 3 and 8, measured in this run
+targets=$WORK/targets.txt
+hot_block=$(get cp hot_block_ns)
+touch_s=$(get cp touch_s)
+{
+	printf '| %-62s | %-30s | %-4s |\n' "target" "measured" "met"
+	printf '|%s|%s|%s|\n' "----------------------------------------------------------------" "--------------------------------" "------"
+	target() { # target TEXT MEASURED OK(1/0)
+		printf '| %-62s | %-30s | %-4s |\n' "$1" "$2" "$([ "$3" = 1 ] && echo yes || echo no)"
+	}
+	r1=$(ratio "$(get duckdb tagall1_s)" "$cp1")
+	r1c=$(ratio "$(get duckdb tagall1_cpu_s)" "$(get cp tagall1_cpu_s)")
+	target "tag-all >= 10x DuckDB, 1 thread" "${r1}x wall, ${r1c}x CPU" "$(echo "$r1" | awk '{ print ($1 >= 10) }')"
+	rN=$(ratio "$(get duckdb tagallN_s)" "$cpN")
+	target "tag-all faster than DuckDB, $THREADS threads" "${rN}x (wall)" "$(echo "$rN" | awk '{ print ($1 > 1) }')"
+	target "tag-all >= 25% of the memory-bandwidth bound" "$share%" "$(echo "$share" | awk '{ print ($1 >= 25) }')"
+	r=$(rate "$cp1"); rc=$(rate "$(get cp tagall1_cpu_s)")
+	target "tag-all >= 3 M profiles/s, 1 thread (30 tags)" "$r M/s wall, $rc M/s CPU" "$(echo "$r" | awk '{ print ($1 >= 3) }')"
+	p=$(get cp point_p99_us)
+	target "point lookup + 30 tags p99 <= 3 us" "$p us" "$(echo "$p" | awk '{ print ($1 <= 3) }')"
+	p=$(get cp point_default_p99_us)
+	target "point lookup + all built-in tags and stages p99 <= 2 us" "$p us" "$(echo "$p" | awk '{ print ($1 <= 2) }')"
+	p=$(get cp hot_eval_ns_per_tag)
+	target "cp_eval, one hot profile: <= 15 ns per tag" "$p ns" "$(echo "$p" | awk '{ print ($1 <= 15) }')"
+} >"$targets"
+
+# where the time goes, from this run's own measurements
+explain=$WORK/explain.txt
+{
+	pr() { echo "$1" | awk -v n="$profiles" '{ printf "%.0f", $1 / n * 1e9 }'; }
+	echo "Per profile, one thread (ns): tag-all $(pr "$cp1") wall / $(pr "$(get cp tagall1_cpu_s)") CPU;"
+	echo "evaluation alone (one block of 64 profiles evaluated over and over, in cache) $hot_block;"
+	echo "memory alone (one byte of each of the $(get cp lines_per_row) cache-line stretches the rules read, every row, no evaluation) $(pr "$touch_s");"
+	echo "streaming whole $rowb-byte rows at the measured bandwidth $(pr "$rowbound"); only the $cells + $pres bytes the rules read $(pr "$bound")."
+	echo "DuckDB, one thread: $(pr "$(get duckdb tagall1_s)") wall / $(pr "$(get duckdb tagall1_cpu_s)") CPU per profile."
+} >"$explain"
+
 cat "$table"
 echo
 cat "$summary"
+echo
+cat "$targets"
+echo
+cat "$explain"
 
 # ---- 7. docs/PERFORMANCE.md ----
 if [ -n "$DOC" ]; then
@@ -215,7 +256,22 @@ if [ -n "$DOC" ]; then
 		echo
 		sed 's/^/- /' "$summary"
 		echo
+		echo "## Targets (issues 3 and 8)"
+		echo
+		cat "$targets"
+		echo
 		echo "## Where the time goes"
+		echo
+		cat "$explain"
+		echo
+		echo "A profile's row is $rowb bytes, fixed width, and the 30 rules read cells spread over"
+		echo "$(get cp lines_per_row) 64-byte stretches of it, so a scan brings in nearly the whole row from memory"
+		echo "while a column store (DuckDB) reads only the columns the query names.  The bound that counts"
+		echo "only the bytes the rules read is therefore out of reach of this layout: the scan is bounded"
+		echo "by the whole-row figure above, and by the evaluation alone.  Tag-all overlaps the two (the"
+		echo "next block's rows are prefetched while a block is evaluated); on a machine whose cores are"
+		echo "shared (see the load average) both the bandwidth and the CPU time per profile vary from run"
+		echo "to run, which is why the report gives CPU time and instruction counts beside wall time."
 		echo
 		echo "callgrind (instructions, repeatable), tag-all of the first 20,000 subscribers on one thread,"
 		echo "functions by their own instructions (\`valgrind --tool=callgrind --toggle-collect=run_job"
