@@ -12,11 +12,20 @@
  * groups' first-match are a few word operations for 64 profiles, with no
  * branch on the data (Kleene logic on the pair of masks).
  *
- * Results are bit-identical to cp_eval's: the row-reading (fused)
- * operations and the aggregates use the same helpers (rules_eval.h), and
- * operations without a column form (strings, sets, slope, months_since,
- * ...) run the one-profile code for each row of the block (the
- * differential test of tests/check_rules.c compares both evaluators).
+ * The row-reading (fused) operations are kernels chosen once per block by
+ * cell type and comparison, with AVX2 for 8-byte cells where the
+ * processor has it (a window of up to 8 months compared 4 cells at a time,
+ * quantifiers 4 rows at a time); instructions that read the same cells
+ * share their presence bits.  A scan prefetches the next block's rows
+ * (cp__block_prefetch) while it evaluates the current one.
+ *
+ * Results are bit-identical to cp_eval's: the kernels follow the same
+ * definitions (rules_eval.h: the same helpers where they can, the same
+ * order of float sums, overflow checked step by step), and operations
+ * without a column form (strings, sets, slope, months_since, ...) run the
+ * one-profile code for each row of the block.  tests/check_rules.c
+ * compares both evaluators on random expressions, the built-in packs and
+ * extreme values.
  */
 #include "rules_eval.h"
 
@@ -636,43 +645,23 @@ static void block_window_minmax(const cp__insn *in, cp__col *d, const uint8_t *c
 	d->null = null;
 }
 
-/* The other row-reading operations, row by row with cp_eval's code. */
+/* Aggregates of a field's window in any other form (cells narrower than 8
+ * bytes), row by row with cp_eval's code. */
 
 static void rows_fused(const cp__insn *in, cp__col *d, cp__ectx *cx,
                        const uint8_t *const *rows, unsigned nrows)
 {
-	uint64_t null = 0, t = 0;
+	uint64_t null = 0;
 	for (unsigned k = 0; k < nrows; k++) {
-		cp__slot o = {{0}, 0, 0};
+		cp__slot o = {{0}, 0, 0}, tmp[CP_MAX_MONTHS];
 		cx->row = rows[k];
-		switch (in->op) {
-		case OP_W_ALL: case OP_W_ANY: case OP_W_NONE: case OP_W_COUNT:
-			window_test(in, cx, &o);
-			break;
-		case OP_F_CMP: {
-			cp__slot c;
-			fused_cell(in, cx, 0, &c);
-			if (c.null)
-				o.null = 1;
-			else
-				set_i(&o, (in->flags & CP_FUSED_FLOAT) ? cmp_f(in->flags & 7, c.v.f, in->imm.f)
-				                                       : cmp_i(in->flags & 7, c.v.i, in->imm.i));
-			break;
-		}
-		default: {
-			cp__slot tmp[CP_MAX_MONTHS];
-			for (uint32_t j = 0; j < in->n; j++)
-				fused_cell(in, cx, j, &tmp[j]);
-			aggregate(OP_SUM_I + (in->op - OP_W_SUM_I), tmp, in->n, &o);
-			break;
-		}
-		}
+		for (uint32_t j = 0; j < in->n; j++)
+			fused_cell(in, cx, j, &tmp[j]);
+		aggregate(OP_SUM_I + (in->op - OP_W_SUM_I), tmp, in->n, &o);
 		d->v[k] = o.v;
 		null |= (uint64_t)(o.null != 0) << k;
-		t |= (uint64_t)(o.v.i != 0) << k;
 	}
 	d->null = null;
-	d->t = t & ~null;
 }
 
 static void rows_load(const cp__insn *in, cp__col *cols, const cp__ectx *cx,
