@@ -194,6 +194,7 @@ static void heap_offer(job *j, uint32_t row)
 
 /* Rows per block (CP_BLOCK_ROWS, or COMPARE_BLOCK_ROWS for experiments). */
 static unsigned block_rows = CP_BLOCK_ROWS;
+static int prefetch = 1; /* COMPARE_PREFETCH=0: no prefetch of the next block */
 
 /* The next block of live rows of the job's range, from row *r on. */
 static unsigned next_rows(const job *j, size_t *r, const uint8_t **rows, uint32_t *nums)
@@ -232,7 +233,8 @@ static void *run_job(void *arg)
 		uint32_t *nums = numbuf[cur];
 		unsigned n = count[cur];
 		count[!cur] = next_rows(j, &r, rowbuf[!cur], numbuf[!cur]);
-		cp__block_prefetch(b, rowbuf[!cur], count[!cur]);
+		if (prefetch)
+			cp__block_prefetch(b, rowbuf[!cur], count[!cur]);
 		cp__block_eval(b, rows, n, &j->st->strings, &j->st->lists, j->st->as_of);
 		uint32_t m[CP_BLOCK_ROWS] = {0};
 		for (int t = 0; t < ntags; t++) {
@@ -726,6 +728,9 @@ static int cmd_profile_point(const char *csv, size_t nkeys)
 
 int main(int argc, char **argv)
 {
+	const char *pf = getenv("COMPARE_PREFETCH");
+	if (pf)
+		prefetch = atoi(pf);
 	const char *br = getenv("COMPARE_BLOCK_ROWS");
 	if (br && atoi(br) > 0 && atoi(br) <= CP_BLOCK_ROWS)
 		block_rows = (unsigned)atoi(br);
