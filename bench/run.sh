@@ -4,7 +4,9 @@
 # Generates ROWS default-schema subscribers with `custprof gen`, then times
 # the library's CSV ingest and its stages (bench/bench_ingest,
 # bench/bench_csv_stages), `custprof load` (ingest and snapshot save), and
-# the snapshot open (`custprof stats`) and check (`custprof verify`).
+# the snapshot open (`custprof stats`) and check (`custprof verify`); then
+# the durable store's own programs: zero-copy open and lookups
+# (bench/bench_open) and updates per sync mode (bench/bench_wal).
 # Every figure is the median wall time of RUNS runs; each line shows the
 # command that was timed.
 #
@@ -121,3 +123,16 @@ if [ -x ./bench/bench_rules ]; then
 	./bench/bench_rules "$store"
 	echo "---"
 fi
+
+# 7. the durable store: zero-copy open of a snapshot, lookups, and updates
+#    through the log per sync mode (bench/bench_open, bench/bench_wal)
+for prog in ./bench/bench_open ./bench/bench_wal; do
+	if [ -x "$prog" ]; then
+		echo
+		echo "--- $prog $ROWS"
+		"$prog" "$ROWS" "$dir"
+		echo "---"
+	else
+		echo "($prog not built: not measured)"
+	fi
+done

@@ -14,6 +14,7 @@
  */
 #include "csv.h"
 #include "store.h"
+#include "lifecycle.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +61,7 @@ struct cp_load_opts {
 	void *progress_data;
 	size_t chunk, max_record; /* test knobs; 0 = default */
 	uint64_t progress_step;
+	bool merge;               /* a row updates the stored profile (month.c) */
 };
 
 int cp_load_opts_new(cp_load_opts **out)
@@ -111,6 +113,14 @@ int cp_load_opts_set_progress(cp_load_opts *opts, cp_progress_fn fn, void *userd
 		return CP_EINVAL;
 	opts->progress = fn;
 	opts->progress_data = userdata;
+	return CP_OK;
+}
+
+int cp_load_opts_set_merge(cp_load_opts *opts, int merge)
+{
+	if (!opts)
+		return CP_EINVAL;
+	opts->merge = merge != 0;
 	return CP_OK;
 }
 
@@ -857,6 +867,7 @@ typedef struct csv_load {
 	cp_csv_reader rd;
 	cp_csv_header hdr;
 	cp_profile *draft;
+	uint8_t *merge_row;    /* merge: a stored row read for the draft, else NULL */
 	cp_buf reason;
 } csv_load;
 
@@ -1007,8 +1018,29 @@ static int store_row(csv_load *L)
 		return cp__fail(&L->store->obj, rc, "%s:%" PRIu64 ": %s", L->name, L->rd.rec_line,
 		                cp_errmsg(L->store));
 	L->report->loaded++;
-	if (replaced && report_add_duplicate(L->report, L->rd.rec_line) != CP_OK)
+	if (replaced && !L->merge_row && report_add_duplicate(L->report, L->rd.rec_line) != CP_OK)
 		return cp__fail(&L->store->obj, CP_ENOMEM, "%s: out of memory", L->name);
+	return CP_OK;
+}
+
+/* Merge: the draft starts as the stored profile of the row's key (none:
+ * empty).  A key that cannot be normalized is rejected later, with the
+ * key cell. */
+static int merge_start(csv_load *L)
+{
+	const cp_csv_cell *k = &L->rd.cells[L->hdr.key_col];
+	char kbuf[CP_KEY_BUF];
+	const uint8_t *row;
+	int rc = cp__store_lookup(L->store, k->p, k->len, kbuf, L->merge_row, &row, NULL);
+	if (rc == CP_OK)
+		rc = cp__profile_from_row(L->draft, L->store, row);
+	else if (rc == CP_ENOTFOUND)
+		rc = (cp_profile_clear(L->draft), CP_OK);
+	else if (rc == CP_ECORRUPT)
+		return cp__fail(&L->store->obj, rc, "%s:%" PRIu64 ": the stored profile of this "
+		                "row's key is damaged", L->name, L->rd.rec_line);
+	if (rc != CP_OK)
+		return cp__fail(&L->store->obj, rc, "%s: out of memory", L->name);
 	return CP_OK;
 }
 
@@ -1037,12 +1069,22 @@ static int load_row(csv_load *L)
 		cp__buf_puts(&L->reason, "the key is empty");
 		return reject_row(L, h->key_col);
 	}
-	cp_profile_clear(L->draft);
+	if (!L->merge_row)
+		cp_profile_clear(L->draft);
+	else if ((rc = merge_start(L)) != CP_OK)
+		return rc;
 	for (size_t c = 0; c < h->ncols; c++) {
 		const cp_csv_col *col = &h->cols[c];
 		const cp_csv_cell *cell = &r->cells[c];
-		if (!col->field || cell->len == 0)
+		if (!col->field)
 			continue;
+		if (cell->len == 0) {
+			/* merge: the file says the value is missing */
+			if (L->merge_row)
+				cp_profile_set_null(L->draft, (int)(col->field - L->schema->fields),
+				                    col->month);
+			continue;
+		}
 		const char *why;
 		rc = cp__profile_set_cell_text(L->draft, col->field, col->month, cell->p,
 		                               cell->len, &why);
@@ -1104,7 +1146,8 @@ static int load(cp_store *store, const char *name, int fd, uint64_t total,
 		cp__csv_reader_set_memory(&L.rd, data, len);
 
 	int rc = load_header(&L, opts);
-	if (rc == CP_OK && cp_profile_new(&L.draft, L.schema) != CP_OK)
+	if (rc == CP_OK && (cp_profile_new(&L.draft, L.schema) != CP_OK ||
+	                    (opts && opts->merge && !(L.merge_row = cp__malloc(L.schema->row_size)))))
 		rc = cp__fail(&store->obj, CP_ENOMEM, "%s: out of memory", name);
 	if (rc == CP_OK)
 		rc = open_rejects(&L);
@@ -1119,6 +1162,7 @@ static int load(cp_store *store, const char *name, int fd, uint64_t total,
 	report->bytes += L.rd.bytes_read;
 
 	cp_profile_free(L.draft);
+	cp__free(L.merge_row);
 	cp__csv_header_free(&L.hdr);
 	cp__csv_reader_fini(&L.rd);
 	cp__buf_free(&L.reason);

@@ -288,8 +288,7 @@ typedef struct cp__prog {
 /* What an evaluation reads. */
 typedef struct cp__ectx {
 	const uint8_t *row;
-	const char *strings;      /* string pool bytes */
-	const uint32_t *lists;    /* item-list pool */
+	const cp_store *store;    /* resolves string and item-list ids (cp__store_str) */
 	int64_t as_of;            /* as-of day ... */
 	int asof_y, asof_m, asof_d; /* ... as a calendar date */
 	bool has_as_of;
@@ -526,8 +525,9 @@ struct cp_result {
 	int civil[3];      /* ... to year, month, day (civil_valid) */
 	bool civil_valid;
 	bool evaluated;
-	const char *cx_strings;      /* pools of the last evaluation (for text) */
-	const uint32_t *cx_lists;
+	const cp_store *cx_store;    /* the store of the last evaluation (for text) */
+	uint8_t *rowbuf;             /* cp_eval_key: a copy of the row looked up */
+	size_t rowbuf_size;
 	bool has_as_of;    /* set by cp_result_set_as_of */
 	cp_date as_of;
 	/* schema compatibility, checked once per schema seen */
@@ -536,8 +536,8 @@ struct cp_result {
 
 /* Evaluate one row: the fast program, or (full) the whole one, which leaves
  * every node's value for explain. */
-int cp__result_eval_row(cp_result *res, const uint8_t *row, const cp_strpool *strings,
-                        const cp_listpool *lists, int as_of_yyyymm, bool full);
+int cp__result_eval_row(cp_result *res, const uint8_t *row, const cp_store *store,
+                        int as_of_yyyymm, bool full);
 int cp__result_eval_view(cp_result *res, const cp_view *view, bool full);
 /* 1 if rows of schema a can be read with a program compiled for b. */
 bool cp__schema_compatible(const cp_schema *a, const cp_schema *b);
@@ -552,10 +552,10 @@ bool cp__schema_compatible(const cp_schema *a, const cp_schema *b);
 typedef struct cp__block cp__block;
 int cp__block_new(cp__block **out, const cp_ruleset *rs);
 void cp__block_free(cp__block *b);
-/* Evaluate rows[0..n) (n <= CP_BLOCK_ROWS, rows of a store whose schema is
- * compatible with the ruleset's), with the store's pools and as-of month. */
+/* Evaluate rows[0..n) (n <= CP_BLOCK_ROWS, rows read from store, whose
+ * schema must be compatible with the ruleset's) as of the month given. */
 void cp__block_eval(cp__block *b, const uint8_t *const *rows, unsigned n,
-                    const cp_strpool *strings, const cp_listpool *lists, int as_of_yyyymm);
+                    const cp_store *store, int as_of_yyyymm);
 /* Ask for the cache lines of rows[0..n) that the program reads: a scan
  * calls it for the next block before evaluating the current one, so the
  * memory traffic overlaps the evaluation. */
@@ -573,7 +573,7 @@ void cp__format_float(char *buf, size_t size, double v);
 
 /* Text form of the value at slots[0..n) of type t (n = 0: scalar).  personal:
  * "(personal)".  Appends to b. */
-void cp__format_value(cp_buf *b, const cp__slot *s, cp__type t, const char *strings,
-                      const uint32_t *lists, bool personal);
+void cp__format_value(cp_buf *b, const cp__slot *s, cp__type t, const cp_store *store,
+                      bool personal);
 
 #endif /* CP_RULES_H */

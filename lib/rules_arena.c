@@ -158,6 +158,9 @@ int cp__strmap_get(const cp__strmap *m, const char *key)
 /* ---- diagnostics ---- */
 
 static void errs_vadd(cp__errs *e, int severity, int code, const char *file, unsigned line,
+                      unsigned col, const char *fmt, va_list ap) CP_PRINTF(7, 0);
+
+static void errs_vadd(cp__errs *e, int severity, int code, const char *file, unsigned line,
                       unsigned col, const char *fmt, va_list ap)
 {
 	if (severity == CP_SEV_ERROR) {

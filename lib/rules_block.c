@@ -696,9 +696,9 @@ static void rows_load(const cp__insn *in, cp__col *cols, const cp__ectx *cx,
 				if (in->op == OP_LOAD_ENUM)
 					d->v[k].i = v;
 				else if (in->op == OP_LOAD_STR)
-					d->v[k].s = cx->strings + v;
+					d->v[k].s = cp__store_str(cx->store, v);
 				else
-					d->v[k].l = cx->lists + v;
+					d->v[k].l = cp__store_list(cx->store, v);
 			}
 			break;
 		}
@@ -892,15 +892,14 @@ static void block_as_of(cp__block *b, cp__ectx *cx, int yyyymm)
 }
 
 void cp__block_eval(cp__block *b, const uint8_t *const *rows, unsigned nrows,
-                    const cp_strpool *strings, const cp_listpool *lists, int as_of_yyyymm)
+                    const cp_store *store, int as_of_yyyymm)
 {
 	const cp_ruleset *rs = b->rs;
 	cp__col *cols = b->cols;
 	cp__ectx cx;
 	memset(&cx, 0, sizeof(cx));
 	cx.row_size = rs->schema->row_size;
-	cx.strings = strings->bytes;
-	cx.lists = lists->items;
+	cx.store = store;
 	block_as_of(b, &cx, as_of_yyyymm);
 	if (nrows > CP_BLOCK_ROWS)
 		nrows = CP_BLOCK_ROWS;

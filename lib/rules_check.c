@@ -747,7 +747,9 @@ static cp__type check_call(checker *c, cp__node *n)
 			check(c, a);
 		const cp__node *l = literal(a);
 		if (!l || l->kind != N_STR) {
-			if (a->type.base != B_ERR)
+			/* silent only after a parameter's own error: any other node is
+			 * unchecked here, and an unchecked type is B_ERR (0) too */
+			if (a->kind != N_PARAM || a->type.base != B_ERR)
 				cerr(c, CP_ETYPE, a->start, "%s() needs a quoted %s, e.g. %s", cp__fn_names[fn],
 				     fn == F_TAG ? "tag id" : "track name",
 				     fn == F_TAG ? "tag('gprs.heavy')" : "stage('subscriber')");

@@ -173,7 +173,9 @@ int cp_result_new(cp_result **out, const cp_ruleset *rs)
 	r->rs = rs;
 	r->slots = cp__calloc((size_t)rs->prog.nslots + 1, sizeof(cp__slot));
 	r->applying = cp__calloc((size_t)rs->ntags + 1, sizeof(int));
-	if (!r->slots || !r->applying) {
+	r->rowbuf_size = rs->schema->row_size; /* cp_eval_key's copy of a row */
+	r->rowbuf = cp__malloc(r->rowbuf_size);
+	if (!r->slots || !r->applying || !r->rowbuf) {
 		cp_result_free(r);
 		return CP_ENOMEM;
 	}
@@ -190,6 +192,7 @@ void cp_result_free(cp_result *r)
 		return;
 	cp__free(r->slots);
 	cp__free(r->applying);
+	cp__free(r->rowbuf);
 	cp__obj_fini(&r->obj);
 	cp__free(r);
 }
@@ -215,15 +218,14 @@ static void result_reset(cp_result *r)
 	r->napplying = -1;
 }
 
-int cp__result_eval_row(cp_result *r, const uint8_t *row, const cp_strpool *strings,
-                        const cp_listpool *lists, int as_of_yyyymm, bool full)
+int cp__result_eval_row(cp_result *r, const uint8_t *row, const cp_store *store,
+                        int as_of_yyyymm, bool full)
 {
 	const cp_ruleset *rs = r->rs;
 	cp__ectx cx;
 	cx.row = row;
 	cx.row_size = rs->schema->row_size;
-	cx.strings = strings->bytes;
-	cx.lists = lists->items;
+	cx.store = store;
 	cx.has_as_of = true;
 	if (r->has_as_of) {
 		cx.as_of = r->as_of;
@@ -257,8 +259,7 @@ int cp__result_eval_row(cp_result *r, const uint8_t *row, const cp_strpool *stri
 		cp__prog_run(rs->prog.code, rs->prog.ncode, r->slots, &cx);
 	else
 		cp__prog_run(rs->fast, rs->nfast, r->slots, &cx);
-	r->cx_strings = cx.strings;
-	r->cx_lists = cx.lists;
+	r->cx_store = store;
 	r->napplying = -1;
 	r->evaluated = true;
 	return CP_OK;
@@ -316,7 +317,7 @@ int cp__result_eval_view(cp_result *r, const cp_view *view, bool full)
 	if (rc != CP_OK)
 		return rc;
 	const cp_store *s = view->store;
-	return cp__result_eval_row(r, view->row, &s->strings, &s->lists, s->as_of, full);
+	return cp__result_eval_row(r, view->row, s, cp_store_as_of(s), full);
 }
 
 int cp_eval(cp_result *r, const cp_view *view)
@@ -338,11 +339,26 @@ int cp_eval_key(cp_result *r, const cp_store *store, const char *key)
 	if (len >= sizeof(buf) ||
 	    cp__store_normalize_key(store->schema, key, len, buf, sizeof(buf), &why) != CP_OK)
 		return cp__fail(&r->obj, CP_ENOTFOUND, "no profile with this key (not a valid key)");
-	uint32_t row = cp__store_find(store, buf, strlen(buf));
-	if (row == CP_NO_ID)
+	/* a copy of the row, as a view takes it: a writer may update the
+	 * store meanwhile (store.h) */
+	size_t rs = store->schema->row_size;
+	if (r->rowbuf_size < rs) {
+		uint8_t *b = cp__malloc(rs);
+		if (!b)
+			return cp__fail(&r->obj, CP_ENOMEM, "out of memory");
+		cp__free(r->rowbuf);
+		r->rowbuf = b;
+		r->rowbuf_size = rs;
+	}
+	const uint8_t *row;
+	const char *damage = NULL;
+	if (cp__store_lookup_row(store, buf, strlen(buf), r->rowbuf, &row, &damage) == CP_NO_ID) {
+		if (damage)
+			return cp__fail(&r->obj, CP_ECORRUPT, "the profile of this key is damaged in "
+			                "the snapshot (%s)", damage);
 		return cp__fail(&r->obj, CP_ENOTFOUND, "no profile with this key");
-	return cp__result_eval_row(r, cp__store_row(store, row), &store->strings, &store->lists,
-	                           store->as_of, false);
+	}
+	return cp__result_eval_row(r, row, store, cp_store_as_of(store), false);
 }
 
 int cp_result_tag(const cp_result *r, int tag)
@@ -461,7 +477,7 @@ int cp_result_metric_text(const cp_result *r, int m, char *buf, size_t size)
 		return CP_EINVAL;
 	cp_buf b;
 	cp__buf_init(&b);
-	cp__format_value(&b, s, r->rs->metrics[m].type, r->cx_strings, r->cx_lists, false);
+	cp__format_value(&b, s, r->rs->metrics[m].type, r->cx_store, false);
 	if (b.failed) {
 		cp__buf_free(&b);
 		return CP_ENOMEM;

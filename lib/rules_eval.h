@@ -84,11 +84,11 @@ static inline int64_t months_between(int64_t d, const cp__ectx *cx)
 	return -whole_months(cx->asof_y, cx->asof_m, cx->asof_d, y, m, dd);
 }
 
-static inline bool item_has(const uint32_t *items, const char *strings, const char *s)
+static inline bool item_has(const uint32_t *items, const cp_store *store, const char *s)
 {
 	uint32_t n = items[0];
 	for (uint32_t i = 1; i <= n; i++)
-		if (strcmp(strings + items[i], s) == 0)
+		if (strcmp(cp__store_str(store, items[i]), s) == 0)
 			return true;
 	return false;
 }

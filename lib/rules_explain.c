@@ -50,7 +50,7 @@ static void quoted(cp_buf *b, const char *s)
 	cp__buf_putc(b, '\'');
 }
 
-static void format_one(cp_buf *b, const cp__slot *s, cp__type t, const char *strings)
+static void format_one(cp_buf *b, const cp__slot *s, cp__type t, const cp_store *store)
 {
 	char tmp[64];
 	if (s->null || t.base == B_NULL || t.base == B_ERR) {
@@ -96,7 +96,7 @@ static void format_one(cp_buf *b, const cp__slot *s, cp__type t, const char *str
 		for (uint32_t i = 1; i <= l[0]; i++) {
 			if (i > 1)
 				cp__buf_puts(b, ", ");
-			quoted(b, strings + l[i]);
+			quoted(b, cp__store_str(store, l[i]));
 		}
 		cp__buf_putc(b, t.base == B_SET ? '}' : ']');
 		break;
@@ -107,23 +107,22 @@ static void format_one(cp_buf *b, const cp__slot *s, cp__type t, const char *str
 	}
 }
 
-void cp__format_value(cp_buf *b, const cp__slot *s, cp__type t, const char *strings,
-                      const uint32_t *lists, bool personal)
+void cp__format_value(cp_buf *b, const cp__slot *s, cp__type t, const cp_store *store,
+                      bool personal)
 {
-	(void)lists;
 	if (personal) {
 		cp__buf_puts(b, "(personal)");
 		return;
 	}
 	if (!t.n) {
-		format_one(b, s, t, strings);
+		format_one(b, s, t, store);
 		return;
 	}
 	cp__buf_putc(b, '[');
 	for (uint32_t i = 0; i < t.n; i++) {
 		if (i)
 			cp__buf_puts(b, ", ");
-		format_one(b, &s[i], t, strings);
+		format_one(b, &s[i], t, store);
 	}
 	cp__buf_putc(b, ']');
 }
@@ -219,14 +218,14 @@ static void value_of(cp_explain *ex, xnode *x, const cp__node *n, const cp_resul
 			if (i)
 				cp__buf_puts(&b, ", ");
 			if (e->slot != CP_NO_SLOT)
-				cp__format_value(&b, &res->slots[e->slot], e->type, res->cx_strings,
-				                 res->cx_lists, false);
+				cp__format_value(&b, &res->slots[e->slot], e->type, res->cx_store,
+				                 false);
 		}
 		cp__buf_puts(&b, "]");
 	} else if (n->slot != CP_NO_SLOT) {
 		const cp__slot *s = &res->slots[n->slot];
 		x->hidden = n->personal && n->type.base != B_BOOL;
-		cp__format_value(&b, s, n->type, res->cx_strings, res->cx_lists, x->hidden);
+		cp__format_value(&b, s, n->type, res->cx_store, x->hidden);
 		if (n->type.base == B_BOOL && !n->type.n)
 			x->truth = s->null ? -1 : (int)(s->v.i != 0);
 		else if (n->type.base == B_NULL)

@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "builtin.h"
+#include "lifecycle.h"
 #include "yamlpos.h"
 
 /* ---- options ---- */
@@ -863,13 +864,76 @@ static int stage_of(reader *r, yaml_node_t *v, const char *key)
 	return -1;
 }
 
+/* The value of a 'replace' key: true or false, else -1 after reporting. */
+static int bool_of(reader *r, const yaml_node_t *v, const char *key, const char *what)
+{
+	const char *s = scalar(v);
+	if (s && strcmp(s, "true") == 0)
+		return 1;
+	if (s && strcmp(s, "false") == 0)
+		return 0;
+	rerr(r, v, CP_ESYNTAX, "'%s' of %s must be true or false", key, what);
+	return -1;
+}
+
+/*
+ * Where a track goes: a new slot, or (replace: true) the slot of the track
+ * of that name defined by an earlier pack, which it replaces in place (its
+ * position among the tracks stays, so the order of reports does not change
+ * when a province replaces a default track).  A second definition without
+ * replace, a replacement within one pack, and a replacement of a track that
+ * no earlier pack defines are errors.  Returns the slot, or -1.
+ */
+static int track_slot(reader *r, const yaml_node_t *at, const char *name, int replace)
+{
+	cp_ruleset *rs = r->rs;
+	int old = cp__strmap_get(&rs->track_ids, name);
+	if (old >= 0) {
+		const cp__track *o = &rs->tracks[old];
+		if (!replace && o->pack == r->pack)
+			rerr(r, at, CP_EEXIST, "track '%s' is already defined (%s:%u:%u)", name,
+			     rs->packs[o->pack].file, o->line, o->col);
+		else if (!replace)
+			rerr(r, at, CP_EEXIST, "track '%s' is already defined (%s:%u:%u); add "
+			     "'replace: true' to replace it", name, rs->packs[o->pack].file, o->line,
+			     o->col);
+		else if (o->pack == r->pack)
+			rerr(r, at, CP_EEXIST, "track '%s' is defined twice in pack '%s' (first at "
+			     "line %u, column %u): 'replace' replaces a track of an earlier pack", name,
+			     rs->packs[r->pack].name, o->line, o->col);
+		else
+			return old;
+		return -1;
+	}
+	if (replace) {
+		const char *near = cp__rules_suggest_track(rs, name);
+		if (near)
+			rerr(r, at, CP_ENOTFOUND, "track '%s' has 'replace: true', but no earlier pack "
+			     "defines it (did you mean '%s'?)", name, near);
+		else
+			rerr(r, at, CP_ENOTFOUND, "track '%s' has 'replace: true', but no earlier pack "
+			     "defines it", name);
+		return -1;
+	}
+	if (GROW(rs, tracks, rs->ntracks, rs->cap_tracks)) {
+		r->oom = true;
+		return -1;
+	}
+	if (cp__strmap_put(&rs->track_ids, name, rs->ntracks, &old) != CP_OK) {
+		r->oom = true;
+		return -1;
+	}
+	return rs->ntracks++;
+}
+
 static void read_track(reader *r, yaml_node_t *m)
 {
-	static const char *const keys[] = {"track", "label", "description", "stages", "otherwise"};
+	static const char *const keys[] = {"track", "label", "description", "stages", "otherwise",
+	                                   "replace"};
 	static const char *const rkeys[] = {"stage", "when", "id", "label", "description"};
 	cp_ruleset *rs = r->rs;
-	yaml_node_t *val[5];
-	if (!mapping(r, m, "a lifecycle track", keys, 5, val, NULL))
+	yaml_node_t *val[6];
+	if (!mapping(r, m, "a lifecycle track", keys, 6, val, NULL))
 		return;
 	if (!val[0]) {
 		rerr(r, m, CP_ESYNTAX, "a lifecycle track has no 'track' (its name)");
@@ -882,29 +946,22 @@ static void read_track(reader *r, yaml_node_t *m)
 		rerr(r, val[0], CP_ESYNTAX, "track name '%s' must be letters, digits and '_'", name);
 		return;
 	}
+	int replace = val[5] ? bool_of(r, val[5], "replace", "a lifecycle track") : 0;
+	if (replace < 0)
+		return;
 	if (!val[3]) {
 		rerr(r, m, CP_ESYNTAX, "track '%s' has no 'stages'", name);
 		return;
 	}
 	if (!seq_of(r, val[3], "stages", "stage: ..., when: ..."))
 		return;
-	if (GROW(rs, tracks, rs->ntracks, rs->cap_tracks)) {
-		r->oom = true;
+	int slot = track_slot(r, val[0], name, replace);
+	if (slot < 0)
 		return;
-	}
-	int old;
-	int rc = cp__strmap_put(&rs->track_ids, name, rs->ntracks, &old);
-	if (rc == CP_EEXIST) {
-		const cp__track *o = &rs->tracks[old];
-		rerr(r, val[0], CP_EEXIST, "track '%s' is already defined (%s:%u:%u)", name,
-		     rs->packs[o->pack].file, o->line, o->col);
-		return;
-	}
-	if (rc != CP_OK) {
-		r->oom = true;
-		return;
-	}
-	cp__track *t = &rs->tracks[rs->ntracks++];
+	cp__track *t = &rs->tracks[slot];
+	/* a replaced track: its position maps go (the rest is in the arena) */
+	for (int i = 0; i < t->nrules; i++)
+		cp__yamlpos_free(t->rules[i].when.where.ypos);
 	memset(t, 0, sizeof(*t));
 	t->name = name;
 	t->pack = r->pack;
@@ -1039,8 +1096,16 @@ static void read_stage_info(reader *r, const yaml_node_t *v)
 		int nd = 0;
 		for (size_t i = 0; i < n; i++) {
 			const char *id = text_of(r, node(r, it[i]), "drivers", "a stage_info entry");
-			if (id && !valid_name(id, false)) {
-				rerr(r, node(r, it[i]), CP_ESYNTAX, "driver id '%s' must be letters, digits and '_'", id);
+			if (id && cp__driver_index(id) < 0) {
+				const char *near = cp__closest(id, cp__driver_ids, CP_DRIVER_COUNT);
+				if (near)
+					rerr(r, node(r, it[i]), CP_ENOTFOUND, "unknown value driver '%s' "
+					     "(did you mean '%s'?)", id, near);
+				else
+					rerr(r, node(r, it[i]), CP_ENOTFOUND, "unknown value driver '%s' "
+					     "(drivers: purchase_intent, acquisition_cost, recurring_revenue, "
+					     "cost_to_serve, cross_sell, tariff_adjustment, renewal, migration, "
+					     "churn, bad_debt, winback)", id);
 				continue;
 			}
 			if (id)

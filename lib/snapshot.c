@@ -1,37 +1,42 @@
 /*
  * snapshot.c — the .cps snapshot file (custprof-snapshot(5), snapshot.h):
- * cp_store_save, cp_store_open, cp_snapshot_verify.
+ * writing one, opening one in place, cp_snapshot_verify.  cp_store_save
+ * and cp_store_open, which also mind the log beside the file, are wal.c's.
  *
- * Saving compacts: only live rows are written, renumbered in store order,
- * and the key index is written with its slots renumbered through the same
- * table, so its probe sequences stay valid and nothing is rehashed.  The
- * string and list pools are written as they are: they are interned (each
+ * Writing compacts the rows: only live rows are written, renumbered in
+ * store order, and the key index is built anew for them.  The string and
+ * list pools are written as they are, the base's bytes then the overlay's
+ * chunks (one id space, store.h), so no id of any row changes; their hash
+ * tables are built anew over every entry.  Pools are interned (each
  * distinct value once), so what deleted profiles leave behind is bounded by
- * the distinct values ever seen, and compacting them would mean rewriting
- * every id of every row and rehashing both pools.
+ * the distinct values ever seen.
  *
- * Opening checks the header and the section table, reads (or inflates)
- * each section into its own buffer, checks every other byte (padding,
- * section CRCs), loads the embedded schema, checks every id a later read
- * could follow (string and list ids, closed-enum indexes, hash and index
- * slots), and only then hands the buffers over to a new store.  The checks
- * see a section only through r->data[kind], so a read-only mapping can
- * later replace the read: the pointers then lie in the mapping.
+ * Opening maps the file read-only and checks what costs the same for any
+ * number of profiles: the header and its CRC, the section table, the
+ * padding, the lengths against the counts, the schema section (CRC, load,
+ * layout) and the ends of the pools.  The store then uses the sections in
+ * place; every id a read follows is bounds-checked where it is used
+ * (store.c), so a damaged file can fail a lookup but never make one read
+ * outside the mapping.  Verifying (cp_snapshot_verify, or an open with the
+ * verify option) checks every byte: every section CRC, every id of every
+ * row, list and hash table, and every key through the index.  A compressed
+ * snapshot is inflated into memory and then used the same way.
  */
 #define ZLIB_CONST
 #include "internal.h" /* first: config.h selects the POSIX interfaces */
 #include "snapshot.h"
+#include "io.h"
+#include "lifecycle.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-
-int cp__snapshot_fault_countdown;
 
 #define CPS_BUF_SIZE (256u * 1024u)
 #define CPS_CHUNK (1u << 30)     /* zlib counts bytes in uInt */
@@ -39,8 +44,11 @@ int cp__snapshot_fault_countdown;
 #define CPS_TEMP_ATTEMPTS 100
 
 static const char *const section_names[CPS_SEC_COUNT + 1] = {
-	"?", "schema", "rows", "strings", "string-hash", "lists", "list-hash", "index"
+	"?", "schema", "rows", "strings", "string-hash", "lists", "list-hash", "index", "stages"
 };
+
+_Static_assert(((CPS_FIXED_HEADER + CPS_SEC_COUNT_V1 * CPS_ENTRY_SIZE + CPS_ALIGN - 1) &
+                ~(CPS_ALIGN - 1)) == CPS_HEADER_SIZE, "versions 1 and 2 share a header size");
 
 typedef struct cps_section {
 	uint64_t offset, length;
@@ -90,7 +98,7 @@ static uint32_t header_crc(const uint8_t *h, uint32_t size)
  * depend on.  The embedded YAML is re-loaded at open; should a later loader
  * lay the same text out differently, this tells before any row is read.
  */
-static uint32_t layout_crc(const cp_schema *s)
+uint32_t cp__snapshot_layout_crc(const cp_schema *s)
 {
 	uint32_t head[4] = {s->row_size, s->ncells, (uint32_t)s->nfields, (uint32_t)s->key};
 	uint32_t crc = crc_update(crc_init(), head, sizeof(head));
@@ -105,16 +113,6 @@ static uint32_t layout_crc(const cp_schema *s)
 			crc = crc_update(crc, f->values[v], strlen(f->values[v]) + 1);
 	}
 	return crc;
-}
-
-/* Test hook (snapshot.h): true when this I/O step is to fail with EIO. */
-static bool inject_fault(void)
-{
-	if (cp__snapshot_fault_countdown > 0 && --cp__snapshot_fault_countdown == 0) {
-		errno = EIO;
-		return true;
-	}
-	return false;
 }
 
 /* =========================================================================
@@ -134,7 +132,13 @@ typedef struct cps_writer {
 	uint64_t stored;       /* bytes written to the file so far */
 	uint32_t body_crc;     /* compressed form: CRC32 of the bytes after the header */
 	int cur;               /* section being written */
+	int nsec;              /* sections written: 8 with a stage history, else 7 */
 	cps_section sec[CPS_SEC_COUNT + 1];
+	uint64_t generation, id;
+	uint64_t profiles;     /* rows written */
+	uint32_t string_count, list_count;
+	uint32_t *index;       /* the key index being built */
+	uint32_t index_slots;
 } cps_writer;
 
 static int write_error(cps_writer *w, const char *what)
@@ -145,18 +149,7 @@ static int write_error(cps_writer *w, const char *what)
 
 static int write_all(cps_writer *w, const void *data, size_t n)
 {
-	const unsigned char *p = data;
-	while (n) {
-		ssize_t k = inject_fault() ? -1 : write(w->fd, p, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return write_error(w, "write");
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return CP_OK;
+	return cp__io_write_all(w->fd, data, n) == 0 ? CP_OK : write_error(w, "write");
 }
 
 /* Bytes for the file itself (after the header). */
@@ -258,60 +251,153 @@ static int write_section(cps_writer *w, int kind, const void *data, size_t n)
 	return rc;
 }
 
-/* Live rows only, in store order; renumber[old] = new row (CP_NO_ID if deleted). */
-static int write_rows(cps_writer *w, const cp_store *s, uint32_t *renumber)
+/* The smallest power of two of at least 16 slots that holds n entries at a
+ * load of at most 1/2: the size a store's table has after n inserts. */
+static uint32_t table_slots(uint64_t n)
 {
-	size_t rs = s->schema->row_size;
-	int rc = section_begin(w, CPS_SEC_ROWS);
-	if (rc != CP_OK)
-		return rc;
-	if (!renumber) {
-		rc = s->nrows ? section_data(w, s->rows, s->nrows * rs) : CP_OK;
-		section_end(w);
-		return rc;
+	uint64_t size = 16;
+	while (n > size / 2)
+		size *= 2;
+	return size > UINT32_MAX ? 0 : (uint32_t)size;
+}
+
+static void table_insert(uint32_t *slots, uint32_t nslots, uint32_t h, uint32_t value)
+{
+	uint32_t i = h & (nslots - 1);
+	while (slots[i])
+		i = (i + 1) & (nslots - 1);
+	slots[i] = value;
+}
+
+static int out_of_memory(cps_writer *w)
+{
+	return cp__fail(&w->store->obj, CP_ENOMEM, "cannot save '%s': out of memory", w->tmp);
+}
+
+/*
+ * Live rows only, in store order, each with its header reduced to the live
+ * flag; every key goes into a new index with its new row number.  A base
+ * row that is damaged stops the save: a snapshot is written only of rows
+ * that check.
+ */
+static int write_rows(cps_writer *w)
+{
+	const cp_store *s = w->store;
+	const cp_schema *sc = s->schema;
+	size_t rs = sc->row_size;
+	uint8_t *row = cp__malloc(rs);
+	w->index_slots = table_slots(s->live);
+	if (!w->index_slots)
+		return cp__fail(&w->store->obj, CP_ELIMIT, "cannot save '%s': too many profiles",
+		                w->tmp);
+	w->index = cp__calloc(w->index_slots, sizeof(uint32_t));
+	if (!row || !w->index) {
+		cp__free(row);
+		return out_of_memory(w);
 	}
-	uint32_t next = 0;
-	for (size_t i = 0; i < s->nrows && rc == CP_OK;) {
-		if (!cp__row_live(cp__store_row(s, i))) {
-			renumber[i++] = CP_NO_ID;
+	int rc = section_begin(w, CPS_SEC_ROWS);
+	uint32_t n = s->nrows, header = CP_ROW_LIVE;
+	for (uint32_t i = 0; i < n && rc == CP_OK; i++) {
+		const uint8_t *cur;
+		if (i < s->nbase && (!s->over || s->over[i] == 0)) {
+			/* a base row that stands: written only if it checks */
+			const char *why;
+			int f, m;
+			cur = s->base_rows + (size_t)i * rs;
+			if (cp__row_check(sc, cur, s->strings.base, s->strings.base_len, s->lists.base,
+			                  s->lists.base_len, &why, &f, &m) != CP_OK) {
+				rc = cp__fail(&w->store->obj, CP_ECORRUPT, "cannot save '%s': row %u of "
+				              "the snapshot the store was opened from is damaged (%s)",
+				              w->tmp, i, why);
+				break;
+			}
+		} else if (!(cur = cp__store_wrow(s, i))) {
 			continue;
 		}
-		size_t run = i; /* a run of live rows goes out in one piece */
-		while (i < s->nrows && cp__row_live(cp__store_row(s, i)))
-			renumber[i++] = next++;
-		rc = section_data(w, cp__store_row(s, run), (i - run) * rs);
+		if (w->profiles >= w->index_slots / 2) {
+			rc = cp__fail(&w->store->obj, CP_ERROR, "cannot save '%s': more rows than "
+			              "profiles", w->tmp);
+			break;
+		}
+		memcpy(row, cur, rs);
+		memcpy(row, &header, sizeof(header));
+		const char *key = cp__store_str(s, cp__row_key_id(sc, row));
+		table_insert(w->index, w->index_slots, cp__hash(key, strlen(key)),
+		             (uint32_t)w->profiles + 1);
+		w->profiles++;
+		rc = section_data(w, row, rs);
 	}
 	section_end(w);
+	cp__free(row);
 	return rc;
 }
 
-static size_t hash_slots(const uint32_t *table, uint32_t mask)
+/* The string pool: the base's bytes then the overlay's chunks; then its
+ * hash table, built over every string in id order (so a table written from
+ * a store that was never reopened is the store's own, slot for slot). */
+static int write_strings(cps_writer *w)
 {
-	return table ? (size_t)mask + 1 : 0;
+	const cp_spool *p = &w->store->strings;
+	int rc = section_begin(w, CPS_SEC_STRINGS);
+	if (rc == CP_OK)
+		rc = section_data(w, p->base, p->base_len);
+	for (int k = 0; k < p->seg.n && rc == CP_OK; k++)
+		rc = section_data(w, p->seg.chunk[k], cp__seg_used(&p->seg, k));
+	section_end(w);
+	if (rc != CP_OK)
+		return rc;
+	uint32_t len = cp__spool_len(p), n = 0;
+	for (uint32_t id = 0; id < len; id += (uint32_t)strlen(cp__spool_get(p, id)) + 1)
+		n++;
+	uint32_t slots = table_slots(n);
+	uint32_t *t = slots ? cp__calloc(slots, sizeof(uint32_t)) : NULL;
+	if (!t)
+		return out_of_memory(w);
+	for (uint32_t id = 0; id < len;) {
+		const char *str = cp__spool_get(p, id);
+		size_t l = strlen(str);
+		table_insert(t, slots, cp__hash(str, l), id + 1);
+		id += (uint32_t)l + 1;
+	}
+	w->string_count = n;
+	rc = write_section(w, CPS_SEC_STRING_HASH, t, (size_t)slots * sizeof(uint32_t));
+	cp__free(t);
+	return rc;
 }
 
-static int write_index(cps_writer *w, const cp_store *s, const uint32_t *renumber)
+/* The list pool and its hash table, as for strings. */
+static int write_lists(cps_writer *w)
 {
-	size_t n = hash_slots(s->index.slots, s->index.mask);
-	if (!renumber)
-		return write_section(w, CPS_SEC_INDEX, s->index.slots, n * sizeof(uint32_t));
-	int rc = section_begin(w, CPS_SEC_INDEX);
-	uint32_t chunk[1024];
-	for (size_t i = 0; i < n && rc == CP_OK;) {
-		size_t k = 0;
-		for (; k < sizeof(chunk) / sizeof(chunk[0]) && i < n; k++, i++) {
-			uint32_t v = s->index.slots[i];
-			if (v && (v - 1 >= s->nrows || renumber[v - 1] == CP_NO_ID)) {
-				section_end(w);
-				return cp__fail(&w->store->obj, CP_ERROR,
-				                "cannot save: index slot %zu points to row %u, "
-				                "which holds no profile", i, v - 1);
-			}
-			chunk[k] = v ? renumber[v - 1] + 1 : 0;
-		}
-		rc = section_data(w, chunk, k * sizeof(uint32_t));
-	}
+	const cp_lpool *p = &w->store->lists;
+	int rc = section_begin(w, CPS_SEC_LISTS);
+	if (rc == CP_OK)
+		rc = section_data(w, p->base, (size_t)p->base_len * sizeof(uint32_t));
+	for (int k = 0; k < p->seg.n && rc == CP_OK; k++)
+		rc = section_data(w, p->seg.chunk[k], (size_t)cp__seg_used(&p->seg, k) *
+		                  sizeof(uint32_t));
 	section_end(w);
+	if (rc != CP_OK)
+		return rc;
+	uint32_t len = cp__lpool_len(p), n = 0;
+	/* the base's counts may be damaged: a walk stops at the end */
+	for (uint64_t id = 0; id < len; id += 1 + (uint64_t)cp__lpool_get(p, (uint32_t)id)[0])
+		n++;
+	uint32_t slots = table_slots(n);
+	uint32_t *t = slots ? cp__calloc(slots, sizeof(uint32_t)) : NULL;
+	if (!t)
+		return out_of_memory(w);
+	for (uint64_t id = 0; id < len;) {
+		const uint32_t *l = cp__lpool_get(p, (uint32_t)id);
+		uint32_t count = l[0];
+		if (count > len - id - 1)
+			break; /* damaged: the file is refused at open anyway */
+		table_insert(t, slots, cp__hash(l + 1, (size_t)count * sizeof(uint32_t)),
+		             (uint32_t)id + 1);
+		id += 1 + (uint64_t)count;
+	}
+	w->list_count = n;
+	rc = write_section(w, CPS_SEC_LIST_HASH, t, (size_t)slots * sizeof(uint32_t));
+	cp__free(t);
 	return rc;
 }
 
@@ -319,22 +405,24 @@ static void build_header(uint8_t *h, const cps_writer *w, const cp_store *s)
 {
 	memset(h, 0, CPS_HEADER_SIZE);
 	memcpy(h + CPS_H_MAGIC, CPS_MAGIC, CPS_MAGIC_LEN);
-	put32(h + CPS_H_VERSION, CPS_VERSION);
+	put32(h + CPS_H_VERSION, w->nsec > CPS_SEC_COUNT_V1 ? CPS_VERSION : CPS_VERSION_1);
 	put32(h + CPS_H_BYTE_ORDER, CPS_BYTE_ORDER);
 	put32(h + CPS_H_HEADER_SIZE, CPS_HEADER_SIZE);
 	put32(h + CPS_H_FLAGS, w->compress ? CPS_FLAG_COMPRESSED : 0);
 	put64(h + CPS_H_IMAGE_SIZE, w->image_off);
 	put64(h + CPS_H_STORED_SIZE, w->stored);
 	put32(h + CPS_H_BODY_CRC, w->compress ? w->body_crc : 0);
-	put32(h + CPS_H_NSECTIONS, CPS_SEC_COUNT);
-	put32(h + CPS_H_AS_OF, (uint32_t)s->as_of);
+	put32(h + CPS_H_NSECTIONS, (uint32_t)w->nsec);
+	put32(h + CPS_H_AS_OF, (uint32_t)cp_store_as_of(s));
 	put32(h + CPS_H_ROW_SIZE, s->schema->row_size);
-	put64(h + CPS_H_PROFILES, s->live);
-	put64(h + CPS_H_ROW_SLOTS, s->live);
-	put32(h + CPS_H_STRING_COUNT, s->strings.count);
-	put32(h + CPS_H_LIST_COUNT, s->lists.count);
-	put32(h + CPS_H_LAYOUT_CRC, layout_crc(s->schema));
-	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+	put64(h + CPS_H_PROFILES, w->profiles);
+	put64(h + CPS_H_ROW_SLOTS, w->profiles);
+	put32(h + CPS_H_STRING_COUNT, w->string_count);
+	put32(h + CPS_H_LIST_COUNT, w->list_count);
+	put32(h + CPS_H_LAYOUT_CRC, cp__snapshot_layout_crc(s->schema));
+	put64(h + CPS_H_GENERATION, w->generation);
+	put64(h + CPS_H_SNAPSHOT_ID, w->id);
+	for (int k = 1; k <= w->nsec; k++) {
 		uint8_t *e = h + CPS_FIXED_HEADER + (size_t)(k - 1) * CPS_ENTRY_SIZE;
 		put32(e + CPS_E_KIND, (uint32_t)k);
 		put64(e + CPS_E_OFFSET, w->sec[k].offset);
@@ -346,18 +434,27 @@ static void build_header(uint8_t *h, const cps_writer *w, const cp_store *s)
 
 static int write_header(cps_writer *w, const uint8_t *h)
 {
-	size_t done = 0;
-	while (done < CPS_HEADER_SIZE) {
-		ssize_t k = inject_fault() ? -1
-		          : pwrite(w->fd, h + done, CPS_HEADER_SIZE - done, (off_t)done);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return write_error(w, "write");
-		}
-		done += (size_t)k;
-	}
+	if (cp__io_pwrite_all(w->fd, h, CPS_HEADER_SIZE, 0) != 0)
+		return write_error(w, "write");
 	return CP_OK;
+}
+
+static int put_stages(void *ctx, const void *data, size_t n)
+{
+	return section_data(ctx, data, n);
+}
+
+/* The stage history, when the store has one (lifecycle.h). */
+static int write_stages(cps_writer *w)
+{
+	const cp__stagehist *h = cp__stagehist_get(w->store);
+	if (!h)
+		return CP_OK;
+	int rc = section_begin(w, CPS_SEC_STAGES);
+	if (rc == CP_OK)
+		rc = cp__stagehist_encode(h, put_stages, w);
+	section_end(w);
+	return rc;
 }
 
 /* The whole file: a placeholder header, the sections, then the header. */
@@ -365,7 +462,6 @@ static int write_file(cps_writer *w)
 {
 	const cp_store *s = w->store;
 	uint8_t header[CPS_HEADER_SIZE] = {0};
-	uint32_t *renumber = NULL;
 	int rc = write_all(w, header, sizeof(header));
 	if (rc != CP_OK)
 		return rc;
@@ -377,25 +473,12 @@ static int write_file(cps_writer *w)
 		w->z_ready = true;
 		w->body_crc = crc_init();
 	}
-	if (s->live != s->nrows && !(renumber = cp__calloc(s->nrows, sizeof(uint32_t))))
-		return cp__fail(&w->store->obj, CP_ENOMEM, "cannot save '%s': out of memory", w->tmp);
-
-	const cp_strpool *sp = &s->strings;
-	const cp_listpool *lp = &s->lists;
 	if ((rc = write_section(w, CPS_SEC_SCHEMA, s->schema->source, s->schema->source_len)) ||
-	    (rc = write_rows(w, s, renumber)) ||
-	    (rc = write_section(w, CPS_SEC_STRINGS, sp->bytes, sp->len)) ||
-	    (rc = write_section(w, CPS_SEC_STRING_HASH, sp->hash,
-	                        hash_slots(sp->hash, sp->mask) * sizeof(uint32_t))) ||
-	    (rc = write_section(w, CPS_SEC_LISTS, lp->items, lp->len * sizeof(uint32_t))) ||
-	    (rc = write_section(w, CPS_SEC_LIST_HASH, lp->hash,
-	                        hash_slots(lp->hash, lp->mask) * sizeof(uint32_t))) ||
-	    (rc = write_index(w, s, renumber)) ||
-	    (rc = finish_image(w))) {
-		cp__free(renumber);
+	    (rc = write_rows(w)) || (rc = write_strings(w)) || (rc = write_lists(w)) ||
+	    (rc = write_section(w, CPS_SEC_INDEX, w->index,
+	                        (size_t)w->index_slots * sizeof(uint32_t))) ||
+	    (rc = write_stages(w)) || (rc = finish_image(w)))
 		return rc;
-	}
-	cp__free(renumber);
 	build_header(header, w, s);
 	return write_header(w, header);
 }
@@ -410,8 +493,7 @@ static int create_temp(cps_writer *w, const char *path)
 		snprintf(w->tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(),
 		         atomic_fetch_add(&counter, 1u));
 		/* 0640 (less if the umask says so): a snapshot holds personal data. */
-		w->fd = inject_fault() ? -1
-		      : open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		w->fd = cp__io_open(w->tmp, O_WRONLY | O_CREAT | O_EXCL, 0640);
 		if (w->fd >= 0)
 			return CP_OK;
 		if (errno != EEXIST)
@@ -423,73 +505,44 @@ static int create_temp(cps_writer *w, const char *path)
 	return rc;
 }
 
-/* The directory that holds path, for its fsync after the rename. */
-static char *parent_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return cp__strdup(".");
-	return cp__strndup(path, slash == path ? 1 : (size_t)(slash - path));
-}
-
-static int sync_dir(cp_store *store, const char *path)
-{
-	char *dir = parent_dir(path);
-	if (!dir)
-		return cp__fail(&store->obj, CP_ENOMEM, "out of memory");
-	int rc = CP_OK;
-	int fd = inject_fault() ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || inject_fault() || fsync(fd) != 0)
-		rc = cp__fail(&store->obj, CP_EIO,
-		              "saved '%s', but cannot fsync its directory '%s': %s "
-		              "(the rename may not survive a crash)", path, dir, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	cp__free(dir);
-	return rc;
-}
-
 /* fsync, close, rename over path: from here on path is the old or the new file. */
 static int commit(cps_writer *w, const char *path)
 {
-	if (inject_fault() || fsync(w->fd) != 0)
+	if (cp__io_fsync(w->fd) != 0)
 		return write_error(w, "fsync");
 	int fd = w->fd;
 	w->fd = -1;
-	int closed = close(fd);
-	if (inject_fault())
-		closed = -1;
-	if (closed != 0)
+	if (cp__io_close(fd) != 0)
 		return write_error(w, "close");
-	if (inject_fault() || rename(w->tmp, path) != 0)
+	if (cp__io_rename(w->tmp, path) != 0)
 		return cp__fail(&w->store->obj, CP_EIO, "cannot rename '%s' to '%s': %s", w->tmp,
 		                path, strerror(errno));
 	cp__free(w->tmp);
 	w->tmp = NULL; /* renamed: nothing to remove any more */
-	return sync_dir(w->store, path);
+	if (cp__io_sync_dir(path) != 0)
+		return cp__fail(&w->store->obj, CP_EIO, "saved '%s', but cannot fsync its "
+		                "directory: %s (the rename may not survive a crash)", path,
+		                strerror(errno));
+	return CP_OK;
 }
 
-int cp_store_save(cp_store *store, const char *path, int flags)
+int cp__snapshot_write(cp_store *store, const char *path, int flags, uint64_t generation,
+                       uint64_t id)
 {
-	if (!store)
-		return CP_EINVAL;
-	cp__clear_error(&store->obj);
-	if (!path || !*path)
-		return cp__fail(&store->obj, CP_EINVAL, "cp_store_save: no path given");
-	if (flags & ~CP_SAVE_COMPRESS)
-		return cp__fail(&store->obj, CP_EINVAL, "cp_store_save: unknown flags 0x%x", flags);
 	const cp_schema *schema = store->schema;
 	if (!schema->source || !schema->source_len)
 		return cp__fail(&store->obj, CP_EINVAL,
 		                "cannot save '%s': schema '%s' has no YAML source to embed "
 		                "(load it with cp_schema_load_file or cp_schema_load_memory)",
 		                path, schema->name);
-
 	cps_writer w;
 	memset(&w, 0, sizeof(w));
 	w.store = store;
 	w.fd = -1;
 	w.compress = flags & CP_SAVE_COMPRESS;
+	w.generation = generation;
+	w.id = id;
+	w.nsec = cp__stagehist_get(store) ? CPS_SEC_COUNT : CPS_SEC_COUNT_V1;
 	if (!(w.buf = cp__malloc(CPS_BUF_SIZE)))
 		return cp__fail(&store->obj, CP_ENOMEM, "cannot save '%s': out of memory", path);
 	int rc = create_temp(&w, path);
@@ -505,6 +558,7 @@ int cp_store_save(cp_store *store, const char *path, int flags)
 		unlink(w.tmp);
 	cp__free(w.tmp);
 	cp__free(w.buf);
+	cp__free(w.index);
 	return rc;
 }
 
@@ -515,16 +569,22 @@ int cp_store_save(cp_store *store, const char *path, int flags)
 typedef struct cps_reader {
 	const char *path;
 	cp_diag *diag;
-	bool verify;          /* report every problem instead of stopping at the first */
+	bool verify;          /* check everything, and report every problem */
 	int rc;               /* code of the first problem, CP_OK if none */
 	unsigned problems[CPS_SEC_COUNT + 1]; /* content problems per section */
 
 	uint8_t header[CPS_HEADER_SIZE];
-	uint8_t *data[CPS_SEC_COUNT + 1];          /* each section, owned until the store takes it */
-	uint8_t pad[CPS_SEC_COUNT + 1][CPS_ALIGN]; /* the padding before each section */
+	const uint8_t *img;   /* the uncompressed image: the mapping or the inflated copy */
+	void *map;            /* the mapping (owned until the store takes it) */
+	size_t map_len;
+	uint8_t *inflated;    /* the inflated image (idem) */
+	const uint8_t *data[CPS_SEC_COUNT + 1];    /* each section, inside img */
+	uint64_t dev, ino;
+	uint64_t generation, id;
 	uint64_t image_size;
 	uint64_t stored_size;
 	uint32_t flags;
+	int nsec;             /* sections: 7 (version 1) or 8 (version 2) */
 	int32_t as_of;
 	uint32_t row_size;
 	uint64_t profiles, row_slots;
@@ -547,7 +607,8 @@ static int problem(cps_reader *r, int code, const char *fmt, ...)
 	return code;
 }
 
-/* True when checking must stop: open stops at the first problem. */
+/* True when checking must stop: open stops at the first problem (verify
+ * goes on). */
 static bool halt(const cps_reader *r)
 {
 	return r->rc != CP_OK && !r->verify;
@@ -580,7 +641,7 @@ static void content_problem(cps_reader *r, int kind, uint64_t off, const char *f
 
 static void content_summary(cps_reader *r)
 {
-	for (int k = 1; k <= CPS_SEC_COUNT; k++)
+	for (int k = 1; k <= r->nsec; k++)
 		if (r->problems[k] > CPS_MAX_LISTED)
 			cp__diag_add(r->diag, CP_SEV_ERROR, r->path, 0, 0,
 			             "section %s: %u more problems not listed", section_names[k],
@@ -608,21 +669,13 @@ static uint64_t sec_count32(const cps_reader *r, int kind)
 
 static int read_at(cps_reader *r, int fd, void *buf, size_t n, uint64_t off)
 {
-	uint8_t *p = buf;
-	while (n) {
-		ssize_t k = pread(fd, p, n, (off_t)off);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return problem(r, CP_EIO, "cannot read at offset %llu: %s",
-			               (unsigned long long)off, strerror(errno));
-		if (k == 0)
-			return problem(r, CP_ECORRUPT, "truncated: the file ends at offset %llu "
-			               "while it is being read", (unsigned long long)off);
-		p += k;
-		n -= (size_t)k;
-		off += (uint64_t)k;
-	}
+	ssize_t k = cp__io_pread_all(fd, buf, n, off);
+	if (k < 0)
+		return problem(r, CP_EIO, "cannot read at offset %llu: %s", (unsigned long long)off,
+		               strerror(errno));
+	if ((size_t)k < n)
+		return problem(r, CP_ECORRUPT, "truncated: the file ends at offset %llu "
+		               "while it is being read", (unsigned long long)(off + (uint64_t)k));
 	return CP_OK;
 }
 
@@ -637,9 +690,10 @@ static const char *part_at(const cps_reader *r, uint64_t off)
 {
 	static const char *const parts[CPS_SEC_COUNT + 1] = {
 		"the header", "section schema", "section rows", "section strings",
-		"section string-hash", "section lists", "section list-hash", "section index"
+		"section string-hash", "section lists", "section list-hash", "section index",
+		"section stages"
 	};
-	for (int k = CPS_SEC_COUNT; k >= 1; k--)
+	for (int k = r->nsec; k >= 1; k--)
 		if (off >= r->sec[k].offset)
 			return off < r->sec[k].offset + r->sec[k].length ? parts[k]
 			       : "the padding after a section";
@@ -659,9 +713,11 @@ static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
 	if (got < CPS_FIXED_HEADER)
 		return truncated_header(r, fsize, CPS_FIXED_HEADER);
 	uint32_t version = get32(h + CPS_H_VERSION);
-	if (version != CPS_VERSION)
+	if (version != CPS_VERSION && version != CPS_VERSION_1)
 		return problem(r, CP_EVERSION, "header at offset %u: format version %u, "
-		               "this library reads version %u", CPS_H_VERSION, version, CPS_VERSION);
+		               "this library reads versions %u and %u", CPS_H_VERSION, version,
+		               CPS_VERSION_1, CPS_VERSION);
+	int want_sec = version == CPS_VERSION_1 ? CPS_SEC_COUNT_V1 : CPS_SEC_COUNT;
 	uint32_t order = get32(h + CPS_H_BYTE_ORDER);
 	if (order == CPS_BYTE_ORDER_SWAPPED)
 		return problem(r, CP_EVERSION, "header at offset %u: written on a machine of the "
@@ -671,10 +727,11 @@ static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
 		return problem(r, CP_ECORRUPT, "header at offset %u: bad byte-order mark 0x%08x",
 		               CPS_H_BYTE_ORDER, order);
 	uint32_t hsize = get32(h + CPS_H_HEADER_SIZE), nsec = get32(h + CPS_H_NSECTIONS);
-	if (hsize != CPS_HEADER_SIZE || nsec != CPS_SEC_COUNT)
+	if (hsize != CPS_HEADER_SIZE || nsec != (uint32_t)want_sec)
 		return problem(r, CP_ECORRUPT, "header at offset %u: header size %u with %u "
-		               "sections, version %u has %u with %u", CPS_H_HEADER_SIZE, hsize, nsec,
-		               CPS_VERSION, CPS_HEADER_SIZE, CPS_SEC_COUNT);
+		               "sections, version %u has %u with %d", CPS_H_HEADER_SIZE, hsize, nsec,
+		               version, CPS_HEADER_SIZE, want_sec);
+	r->nsec = want_sec;
 	if (got < CPS_HEADER_SIZE)
 		return truncated_header(r, fsize, CPS_HEADER_SIZE);
 	uint32_t want = get32(h + CPS_H_HEADER_CRC), have = header_crc(h, CPS_HEADER_SIZE);
@@ -693,7 +750,9 @@ static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
 	r->string_count = get32(h + CPS_H_STRING_COUNT);
 	r->list_count = get32(h + CPS_H_LIST_COUNT);
 	r->layout = get32(h + CPS_H_LAYOUT_CRC);
-	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+	r->generation = get64(h + CPS_H_GENERATION);
+	r->id = get64(h + CPS_H_SNAPSHOT_ID);
+	for (int k = 1; k <= r->nsec; k++) {
 		const uint8_t *e = h + CPS_FIXED_HEADER + (size_t)(k - 1) * CPS_ENTRY_SIZE;
 		r->sec[k].offset = get64(e + CPS_E_OFFSET);
 		r->sec[k].length = get64(e + CPS_E_LENGTH);
@@ -731,20 +790,18 @@ static int check_header(cps_reader *r, const uint8_t *h, uint64_t fsize)
 	return CP_OK;
 }
 
-/* The image after the header, in file order: the padding before each
- * section, then the section. */
+/* Where inflated bytes go (pieces in order). */
 typedef struct cps_piece {
 	uint8_t *dst;
 	uint64_t len;
 } cps_piece;
 
-#define CPS_PIECES (2 * CPS_SEC_COUNT)
-
 /*
  * Inflate the body into the pieces: exactly their bytes, and the stream
  * must end there.  Producing more is refused at once (decompression bomb).
  */
-static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, const cps_piece *pieces)
+static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, const cps_piece *pieces,
+                        int npieces)
 {
 	z_stream z;
 	memset(&z, 0, sizeof(z));
@@ -764,7 +821,7 @@ static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, const c
 			in += z.avail_in;
 			in_left -= z.avail_in;
 		}
-		while (!z.avail_out && !out_left && piece + 1 < CPS_PIECES) {
+		while (!z.avail_out && !out_left && piece + 1 < npieces) {
 			piece++;
 			out = pieces[piece].dst;
 			out_left = pieces[piece].len;
@@ -813,7 +870,9 @@ static int inflate_body(cps_reader *r, const uint8_t *in, uint64_t ilen, const c
 	return rc;
 }
 
-static int inflate_file(cps_reader *r, int fd, const cps_piece *pieces)
+/* The compressed form: the whole image inflated into one buffer (the
+ * header copied), which then stands in for a mapping. */
+static int inflate_file(cps_reader *r, int fd)
 {
 	size_t body = (size_t)(r->stored_size - CPS_HEADER_SIZE);
 	uint8_t *z = cp__malloc(body);
@@ -828,45 +887,48 @@ static int inflate_file(cps_reader *r, int fd, const cps_piece *pieces)
 			             "0x%08x does not match the recorded 0x%08x", CPS_HEADER_SIZE, body,
 			             have, want);
 	}
-	if (rc == CP_OK)
-		rc = inflate_body(r, z, body, pieces);
+	if (rc == CP_OK && !(r->inflated = cp__malloc((size_t)r->image_size)))
+		rc = problem(r, CP_ENOMEM, "cannot inflate: out of memory for %llu bytes",
+		             (unsigned long long)r->image_size);
+	if (rc == CP_OK) {
+		memcpy(r->inflated, r->header, CPS_HEADER_SIZE);
+		cps_piece piece = {r->inflated + CPS_HEADER_SIZE, r->image_size - CPS_HEADER_SIZE};
+		rc = inflate_body(r, z, body, &piece, 1);
+	}
 	cp__free(z);
+	if (rc == CP_OK)
+		r->img = r->inflated;
 	return rc;
 }
 
-/* Every section into its own buffer (which the store takes over), the
- * padding into r->pad: read, or inflated from the compressed form. */
-static int read_sections(cps_reader *r, int fd)
+/* The image in memory: mapped as it is, or inflated; then each section's
+ * place in it. */
+static int load_image(cps_reader *r, int fd)
 {
-	cps_piece pieces[CPS_PIECES];
-	uint64_t end = CPS_HEADER_SIZE;
-	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
-		const cps_section *s = &r->sec[k];
-		if (!(r->data[k] = cp__malloc((size_t)s->length)))
-			return problem(r, CP_ENOMEM, "cannot read section %s: out of memory for %llu "
-			               "bytes", section_names[k], (unsigned long long)s->length);
-		pieces[2 * k - 2] = (cps_piece){r->pad[k], s->offset - end};
-		pieces[2 * k - 1] = (cps_piece){r->data[k], s->length};
-		end = s->offset + s->length;
+	int rc = CP_OK;
+	if (r->flags & CPS_FLAG_COMPRESSED) {
+		rc = inflate_file(r, fd);
+	} else {
+		r->map_len = (size_t)r->image_size;
+		if (!(r->map = cp__io_map(fd, r->map_len)))
+			return problem(r, errno == ENOMEM ? CP_ENOMEM : CP_EIO, "cannot map %llu "
+			               "bytes: %s", (unsigned long long)r->image_size, strerror(errno));
+		r->img = r->map;
 	}
-	if (r->flags & CPS_FLAG_COMPRESSED)
-		return inflate_file(r, fd, pieces);
-	uint64_t off = CPS_HEADER_SIZE;
-	for (int i = 0; i < CPS_PIECES; i++) {
-		int rc = read_at(r, fd, pieces[i].dst, (size_t)pieces[i].len, off);
-		if (rc != CP_OK)
-			return rc;
-		off += pieces[i].len;
-	}
+	if (rc != CP_OK)
+		return rc;
+	for (int k = 1; k <= r->nsec; k++)
+		r->data[k] = r->img + r->sec[k].offset;
 	return CP_OK;
 }
 
 static int check_table(cps_reader *r);
 
-/* The file: header checked, then every section read. */
+/* The file: header and table checked, then the image mapped (or
+ * inflated). */
 static int read_file(cps_reader *r)
 {
-	int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+	int fd = cp__io_open(r->path, O_RDONLY, 0);
 	if (fd < 0)
 		return problem(r, errno == ENOENT ? CP_ENOTFOUND : CP_EIO, "cannot open: %s",
 		               strerror(errno));
@@ -880,7 +942,11 @@ static int read_file(cps_reader *r)
 	                       ? (size_t)st.st_size : CPS_HEADER_SIZE, 0)) == CP_OK &&
 	         (rc = check_header(r, r->header, (uint64_t)st.st_size)) == CP_OK &&
 	         (rc = check_table(r)) == CP_OK)
-		rc = read_sections(r, fd);
+		rc = load_image(r, fd);
+	if (rc == CP_OK) {
+		r->dev = (uint64_t)st.st_dev;
+		r->ino = (uint64_t)st.st_ino;
+	}
 	close(fd);
 	return rc;
 }
@@ -893,7 +959,7 @@ static int check_table(cps_reader *r)
 {
 	const uint8_t *h = r->header;
 	uint64_t end = CPS_HEADER_SIZE;
-	for (int k = 1; k <= CPS_SEC_COUNT; k++) {
+	for (int k = 1; k <= r->nsec; k++) {
 		unsigned at = CPS_FIXED_HEADER + (unsigned)(k - 1) * CPS_ENTRY_SIZE;
 		const uint8_t *e = h + at;
 		const cps_section *s = &r->sec[k];
@@ -923,12 +989,12 @@ static int check_table(cps_reader *r)
 static void check_padding(cps_reader *r)
 {
 	uint64_t end = CPS_HEADER_SIZE;
-	for (int k = 1; k <= CPS_SEC_COUNT && !halt(r); k++) {
-		for (uint64_t i = 0; i < r->sec[k].offset - end; i++)
-			if (r->pad[k][i]) {
+	for (int k = 1; k <= r->nsec && !halt(r); k++) {
+		for (uint64_t i = end; i < r->sec[k].offset; i++)
+			if (r->img[i]) {
 				problem(r, CP_ECORRUPT, "padding byte 0x%02x at offset %llu (before "
-				        "section %s) is not zero", r->pad[k][i],
-				        (unsigned long long)(end + i), section_names[k]);
+				        "section %s) is not zero", r->img[i], (unsigned long long)i,
+				        section_names[k]);
 				break;
 			}
 		end = r->sec[k].offset + r->sec[k].length;
@@ -957,8 +1023,9 @@ static void check_lengths(cps_reader *r)
 		length_problem(r, CPS_SEC_SCHEMA, "an embedded schema is required");
 	if (!halt(r) && r->row_slots != r->profiles)
 		problem(r, CP_ECORRUPT, "header at offset %u: %llu row slots for %llu profiles "
-		        "(version %u holds live rows only)", CPS_H_ROW_SLOTS,
-		        (unsigned long long)r->row_slots, (unsigned long long)r->profiles, CPS_VERSION);
+		        "(versions %u and %u hold live rows only)", CPS_H_ROW_SLOTS,
+		        (unsigned long long)r->row_slots, (unsigned long long)r->profiles,
+		        CPS_VERSION_1, CPS_VERSION);
 	if (!halt(r) && (r->row_size == 0 || r->row_size % 8 || r->row_slots >= UINT32_MAX ||
 	                 r->sec[CPS_SEC_ROWS].length != r->row_slots * r->row_size))
 		length_problem(r, CPS_SEC_ROWS, "not the header's row slots times its row size");
@@ -981,9 +1048,13 @@ static void check_lengths(cps_reader *r)
 		        CPS_H_AS_OF, (int)r->as_of);
 }
 
+/* The CRC of every section (verify), or of the schema section only (open:
+ * the others cost time in proportion to the profiles). */
 static void check_crcs(cps_reader *r)
 {
-	for (int k = 1; k <= CPS_SEC_COUNT && !halt(r); k++) {
+	for (int k = 1; k <= r->nsec && !halt(r); k++) {
+		if (!r->verify && k != CPS_SEC_SCHEMA)
+			continue;
 		const cps_section *s = &r->sec[k];
 		uint32_t have = crc_update(crc_init(), sec_data(r, k), (size_t)s->length);
 		if (have != s->crc)
@@ -1020,7 +1091,7 @@ static int load_schema(cps_reader *r)
 		return problem(r, CP_ECORRUPT, "section schema at offset %llu: the embedded schema "
 		               "gives rows of %u bytes, the header records %u",
 		               (unsigned long long)s->offset, r->schema->row_size, r->row_size);
-	uint32_t have = layout_crc(r->schema);
+	uint32_t have = cp__snapshot_layout_crc(r->schema);
 	if (have != r->layout)
 		return problem(r, CP_ECORRUPT, "section schema at offset %llu: the embedded schema "
 		               "gives a row layout (CRC32 0x%08x) other than the one the rows were "
@@ -1237,6 +1308,18 @@ static int check_index(cps_reader *r)
 	return CP_OK;
 }
 
+/* The stage history: its structure, and every key a string of the pool. */
+static void check_stages(cps_reader *r)
+{
+	const char *why;
+	uint64_t at;
+	const cps_section *s = &r->sec[CPS_SEC_STAGES];
+	if (cp__stagehist_check(sec_data(r, CPS_SEC_STAGES), s->length,
+	                        (const char *)sec_data(r, CPS_SEC_STRINGS),
+	                        r->sec[CPS_SEC_STRINGS].length, &why, &at) != CP_OK)
+		content_problem(r, CPS_SEC_STAGES, s->offset + at, "%s", why);
+}
+
 static void check_contents(cps_reader *r)
 {
 	check_strings(r);
@@ -1249,78 +1332,128 @@ static void check_contents(cps_reader *r)
 		check_rows(r);
 	if (!halt(r))
 		check_index(r);
+	if (!halt(r) && r->nsec > CPS_SEC_COUNT_V1)
+		check_stages(r);
 	content_summary(r);
+}
+
+/* What open checks of the pools' contents instead of check_contents: the
+ * ends that make every later bounds check sufficient (a string id below
+ * the length finds a NUL before the end; list 0 is empty). */
+static void check_ends(cps_reader *r)
+{
+	const uint8_t *bytes = sec_data(r, CPS_SEC_STRINGS);
+	uint64_t len = r->sec[CPS_SEC_STRINGS].length, off = r->sec[CPS_SEC_STRINGS].offset;
+	if (bytes[0] != '\0')
+		content_problem(r, CPS_SEC_STRINGS, off, "string 0 is not the empty string");
+	else if (bytes[len - 1] != '\0')
+		content_problem(r, CPS_SEC_STRINGS, off + len - 1, "the last string is not "
+		                "NUL-terminated");
+	else if (sec_u32(r, CPS_SEC_LISTS)[0] != 0)
+		content_problem(r, CPS_SEC_LISTS, r->sec[CPS_SEC_LISTS].offset, "list 0 is not the "
+		                "empty list");
 }
 
 /* ---- the store ---- */
 
-/* The section's buffer, handed over to the store. */
-static void *take_section(cps_reader *r, int kind)
+static uint32_t slots_of(const cps_reader *r, int kind)
 {
-	void *p = r->data[kind];
-	r->data[kind] = NULL;
-	return p;
+	return (uint32_t)sec_count32(r, kind);
 }
 
-static uint32_t hash_mask(const cps_reader *r, int kind)
-{
-	return (uint32_t)(sec_count32(r, kind) - 1);
-}
-
-/* A new store made of the checked sections (a mapping will point instead). */
+/* A new store whose base is the image's sections, in place; it takes the
+ * mapping (or the inflated image) over. */
 static int build_store(cps_reader *r, cp_store **out)
 {
+	cp_store_base b;
+	memset(&b, 0, sizeof(b));
+	b.rows = sec_data(r, CPS_SEC_ROWS);
+	b.nrows = (uint32_t)r->row_slots;
+	b.strings = (const char *)sec_data(r, CPS_SEC_STRINGS);
+	b.strings_len = (uint32_t)r->sec[CPS_SEC_STRINGS].length;
+	b.string_count = r->string_count;
+	b.string_hash = sec_u32(r, CPS_SEC_STRING_HASH);
+	b.string_hash_slots = slots_of(r, CPS_SEC_STRING_HASH);
+	b.lists = sec_u32(r, CPS_SEC_LISTS);
+	b.lists_len = slots_of(r, CPS_SEC_LISTS);
+	b.list_count = r->list_count;
+	b.list_hash = sec_u32(r, CPS_SEC_LIST_HASH);
+	b.list_hash_slots = slots_of(r, CPS_SEC_LIST_HASH);
+	b.index = sec_u32(r, CPS_SEC_INDEX);
+	b.index_slots = slots_of(r, CPS_SEC_INDEX);
+	b.as_of = r->as_of;
 	cp_store *s;
-	int rc = cp_store_new(&s, r->schema);
+	int rc = cp__store_new_base(&s, r->schema, &b);
 	if (rc != CP_OK)
 		return problem(r, rc, "cannot create the store: %s", cp_strerror(rc));
-	cp__free(s->rows);
-	cp__free(s->free_rows);
-	cp__strpool_free(&s->strings);
-	cp__listpool_free(&s->lists);
-	cp__free(s->index.slots);
-	memset(&s->strings, 0, sizeof(s->strings));
-	memset(&s->lists, 0, sizeof(s->lists));
-	memset(&s->index, 0, sizeof(s->index));
-	s->free_rows = NULL;
-	s->nfree = s->cap_free = 0;
-
-	s->rows = take_section(r, CPS_SEC_ROWS);
-	s->nrows = s->cap_rows = s->live = (size_t)r->row_slots;
-	s->strings.bytes = take_section(r, CPS_SEC_STRINGS);
-	s->strings.len = s->strings.cap = (size_t)r->sec[CPS_SEC_STRINGS].length;
-	s->strings.count = r->string_count;
-	s->strings.hash = take_section(r, CPS_SEC_STRING_HASH);
-	s->strings.mask = hash_mask(r, CPS_SEC_STRING_HASH);
-	s->lists.items = take_section(r, CPS_SEC_LISTS);
-	s->lists.len = s->lists.cap = (size_t)sec_count32(r, CPS_SEC_LISTS);
-	s->lists.count = r->list_count;
-	s->lists.hash = take_section(r, CPS_SEC_LIST_HASH);
-	s->lists.mask = hash_mask(r, CPS_SEC_LIST_HASH);
-	s->index.slots = take_section(r, CPS_SEC_INDEX);
-	s->index.mask = hash_mask(r, CPS_SEC_INDEX);
-	s->index.used = (uint32_t)r->profiles;
-	s->as_of = r->as_of;
+	s->map = r->map;
+	s->map_len = (size_t)r->image_size;
+	s->image = r->inflated;
+	r->map = NULL;
+	r->inflated = NULL;
+	if (r->nsec > CPS_SEC_COUNT_V1) {
+		/* its structure now; its keys where they are used (lifecycle.h) */
+		const cps_section *st = &r->sec[CPS_SEC_STAGES];
+		const char *why;
+		uint64_t at;
+		rc = cp__stagehist_decode(s, sec_data(r, CPS_SEC_STAGES), st->length, &why, &at);
+		if (rc != CP_OK) {
+			cp_store_free(s);
+			return problem(r, rc, "section stages at offset %llu: %s",
+			               (unsigned long long)(st->offset + at), why);
+		}
+	}
 	*out = s;
 	return CP_OK;
 }
 
-/* verify: every string is found through the string hash, every profile
- * under its key through the index. */
-static void check_lookups(cps_reader *r, const cp_store *s)
+/* A probe as a reader makes it: the slot that holds want (id + 1), and
+ * whether the probe from hash h reaches it before an empty slot. */
+static bool probe_reaches(const uint32_t *slots, uint64_t n, uint32_t h, uint32_t want)
 {
-	const cp_strpool *p = &s->strings;
-	for (size_t id = 0; id < p->len; id += strlen(p->bytes + id) + 1) {
-		const char *str = p->bytes + id;
-		if (cp__strpool_find(p, str, strlen(str)) != id)
-			content_problem(r, CPS_SEC_STRING_HASH, r->sec[CPS_SEC_STRING_HASH].offset,
-			                "string %zu is not found through the hash", id);
+	for (uint64_t k = 0, i = h & (n - 1); k < n; k++, i = (i + 1) & (n - 1)) {
+		if (slots[i] == want)
+			return true;
+		if (!slots[i])
+			return false;
 	}
-	for (size_t i = 0; i < s->nrows; i++) {
-		const char *key = cp__store_row_key(s, cp__store_row(s, i));
-		if (cp__store_find(s, key, strlen(key)) != i)
+	return false;
+}
+
+/* verify: every string is found through the string hash, every list
+ * through the list hash, every profile under its key through the index. */
+static void check_lookups(cps_reader *r)
+{
+	const char *bytes = (const char *)sec_data(r, CPS_SEC_STRINGS);
+	uint64_t len = r->sec[CPS_SEC_STRINGS].length;
+	const uint32_t *sh = sec_u32(r, CPS_SEC_STRING_HASH);
+	uint64_t sn = sec_count32(r, CPS_SEC_STRING_HASH);
+	for (uint64_t id = 0; id < len; id += strlen(bytes + id) + 1) {
+		const char *str = bytes + id;
+		if (!probe_reaches(sh, sn, cp__hash(str, strlen(str)), (uint32_t)id + 1))
+			content_problem(r, CPS_SEC_STRING_HASH, r->sec[CPS_SEC_STRING_HASH].offset,
+			                "string %llu is not found through the hash",
+			                (unsigned long long)id);
+	}
+	const uint32_t *items = sec_u32(r, CPS_SEC_LISTS), *lh = sec_u32(r, CPS_SEC_LIST_HASH);
+	uint64_t ln = sec_count32(r, CPS_SEC_LISTS), lhn = sec_count32(r, CPS_SEC_LIST_HASH);
+	for (uint64_t id = 0; id < ln; id += 1 + (uint64_t)items[id]) {
+		uint32_t n = items[id];
+		if (!probe_reaches(lh, lhn, cp__hash(items + id + 1, (size_t)n * 4), (uint32_t)id + 1))
+			content_problem(r, CPS_SEC_LIST_HASH, r->sec[CPS_SEC_LIST_HASH].offset,
+			                "list %llu is not found through the hash", (unsigned long long)id);
+	}
+	const cp_schema *sc = r->schema;
+	const uint8_t *rows = sec_data(r, CPS_SEC_ROWS);
+	const uint32_t *ix = sec_u32(r, CPS_SEC_INDEX);
+	uint64_t ixn = sec_count32(r, CPS_SEC_INDEX);
+	for (uint64_t i = 0; i < r->row_slots; i++) {
+		const uint8_t *row = rows + i * sc->row_size;
+		const char *key = bytes + cp__row_key_id(sc, row);
+		if (!probe_reaches(ix, ixn, cp__hash(key, strlen(key)), (uint32_t)i + 1))
 			content_problem(r, CPS_SEC_INDEX, r->sec[CPS_SEC_INDEX].offset,
-			                "the profile of row %zu is not found under its key", i);
+			                "the profile of row %llu is not found under its key",
+			                (unsigned long long)i);
 	}
 	content_summary(r);
 }
@@ -1340,43 +1473,47 @@ static int load(cps_reader *r, cp_store **out)
 		return r->rc;
 	if ((rc = load_schema(r)) != CP_OK)
 		return rc;
-	check_contents(r);
+	if (r->verify)
+		check_contents(r);
+	else
+		check_ends(r);
 	if (r->rc != CP_OK)
 		return r->rc;
-	cp_store *s = NULL;
-	if ((rc = build_store(r, &s)) != CP_OK)
-		return rc;
 	if (r->verify) {
 		memset(r->problems, 0, sizeof(r->problems));
-		check_lookups(r, s);
+		check_lookups(r);
+		if (r->rc != CP_OK)
+			return r->rc;
 	}
-	if (out && r->rc == CP_OK)
-		*out = s;
-	else
-		cp_store_free(s);
-	return r->rc;
+	return out ? build_store(r, out) : CP_OK;
 }
 
 static void reader_free(cps_reader *r)
 {
-	for (int k = 1; k <= CPS_SEC_COUNT; k++)
-		cp__free(r->data[k]);
+	if (r->map)
+		munmap(r->map, r->map_len);
+	cp__free(r->inflated);
 	cp__free(r->list_starts);
 	cp_schema_free(r->schema);
 }
 
-int cp_store_open(cp_store **out, const char *path, cp_diag *diag)
+int cp__snapshot_load(cp_store **out, const char *path, bool verify, cp_diag *diag,
+                      cps_ident *ident)
 {
-	if (!out)
-		return CP_EINVAL;
 	*out = NULL;
-	if (!path)
-		return CP_EINVAL;
 	cps_reader r;
 	memset(&r, 0, sizeof(r));
 	r.path = path;
 	r.diag = diag;
+	r.verify = verify;
 	int rc = load(&r, out);
+	if (rc == CP_OK && ident) {
+		ident->generation = r.generation;
+		ident->id = r.id;
+		ident->layout = r.layout;
+		ident->dev = r.dev;
+		ident->ino = r.ino;
+	}
 	reader_free(&r);
 	return rc;
 }
@@ -1393,4 +1530,20 @@ int cp_snapshot_verify(const char *path, cp_diag *diag)
 	int rc = load(&r, NULL);
 	reader_free(&r);
 	return rc;
+}
+
+/* A probe (not a step that can fail a save: plain system calls). */
+uint64_t cp__snapshot_generation(const char *path)
+{
+	uint8_t h[CPS_FIXED_HEADER];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = pread(fd, h, sizeof(h), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(h) || memcmp(h, CPS_MAGIC, CPS_MAGIC_LEN) != 0 ||
+	    (get32(h + CPS_H_VERSION) != CPS_VERSION && get32(h + CPS_H_VERSION) != CPS_VERSION_1) ||
+	    get32(h + CPS_H_BYTE_ORDER) != CPS_BYTE_ORDER)
+		return 0;
+	return get64(h + CPS_H_GENERATION);
 }

@@ -25,11 +25,13 @@ cp_date cp__days_from_civil(int y, int m, int d)
 
 void cp__civil_from_days(cp_date z0, int *y, int *m, int *d)
 {
-	int z = z0 + 719468;
-	int era = (z >= 0 ? z : z - 146096) / 146097;
+	/* 64 bits: every cp_date is a day, and z0 + 719468 overflows an int
+	 * near INT32_MAX (years then reach about 5.9 million: an int holds them) */
+	int64_t z = (int64_t)z0 + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
 	unsigned doe = (unsigned)(z - era * 146097);
 	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int yy = (int)yoe + era * 400;
+	int yy = (int)((int64_t)yoe + era * 400);
 	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
 	unsigned mp = (5 * doy + 2) / 153;
 	unsigned dd = doy - (153 * mp + 2) / 5 + 1;

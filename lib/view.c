@@ -12,8 +12,22 @@
 struct cp_iter {
 	cp_obj obj;
 	const cp_store *store;
-	size_t next; /* row to look at next */
+	uint32_t next; /* row to look at next */
 };
+
+int cp__view_prepare(cp_view *v, const cp_store *s)
+{
+	size_t rs = s->schema->row_size;
+	if (v->buf_size >= rs)
+		return CP_OK;
+	uint8_t *b = cp__malloc(rs);
+	if (!b)
+		return CP_ENOMEM;
+	cp__free(v->buf);
+	v->buf = b;
+	v->buf_size = rs;
+	return CP_OK;
+}
 
 int cp_view_new(cp_view **out, const cp_store *store)
 {
@@ -27,6 +41,10 @@ int cp_view_new(cp_view **out, const cp_store *store)
 		return CP_ENOMEM;
 	cp__obj_init(&v->obj, CP_OBJ_VIEW);
 	v->store = store;
+	if (cp__view_prepare(v, store) != CP_OK) {
+		cp_view_free(v);
+		return CP_ENOMEM;
+	}
 	*out = v;
 	return CP_OK;
 }
@@ -35,6 +53,7 @@ void cp_view_free(cp_view *v)
 {
 	if (!v)
 		return;
+	cp__free(v->buf);
 	cp__obj_fini(&v->obj);
 	cp__free(v);
 }
@@ -47,15 +66,10 @@ int cp_store_get(const cp_store *s, const char *key, cp_view *v)
 	if (!s || !key)
 		return cp__fail(&v->obj, CP_EINVAL, "cp_store_get: NULL %s", s ? "key" : "store");
 	v->store = s;
+	if (cp__view_prepare(v, s) != CP_OK)
+		return cp__fail(&v->obj, CP_ENOMEM, "out of memory");
 	char buf[CP_KEY_BUF];
-	const char *nk;
-	size_t nlen;
-	uint32_t row;
-	int rc = cp__store_lookup(s, key, strlen(key), buf, &nk, &nlen, &row, &v->obj);
-	if (rc != CP_OK)
-		return rc;
-	v->row = cp__store_row(s, row);
-	return CP_OK;
+	return cp__store_lookup(s, key, strlen(key), buf, v->buf, &v->row, &v->obj);
 }
 
 /* ---- getters ---- */
@@ -95,7 +109,9 @@ int cp_view_is_null(const cp_view *v, int field, int month)
 
 const char *cp_view_key(const cp_view *v)
 {
-	return v && v->row ? cp__store_row_key(v->store, v->row) : NULL;
+	if (!v || !v->row)
+		return NULL;
+	return cp__store_str(v->store, cp__row_key_id(v->store->schema, v->row));
 }
 
 int cp_view_bool(const cp_view *v, int field, int month)
@@ -156,7 +172,7 @@ const char *cp_view_string(const cp_view *v, int field, int month)
 	uint32_t id = cell_u32(c);
 	if (f->type == CP_TYPE_ENUM && f->closed)
 		return id < (uint32_t)f->nvalues ? f->values[id] : NULL;
-	return cp__strpool_get(&v->store->strings, id);
+	return cp__store_str(v->store, id);
 }
 
 /* The item list of a set or list cell, or NULL. */
@@ -165,9 +181,9 @@ static const uint32_t *items_of(const cp_view *v, int field, int month, uint32_t
 	const void *c = cell_of(v, field, month, CP_TYPE_SET, CP_TYPE_LIST, NULL);
 	if (!c)
 		return NULL;
-	uint32_t id = cell_u32(c);
-	*n = cp__listpool_count(&v->store->lists, id);
-	return cp__listpool_ids(&v->store->lists, id);
+	const uint32_t *l = cp__store_list(v->store, cell_u32(c));
+	*n = l[0];
+	return l + 1;
 }
 
 int cp_view_item_count(const cp_view *v, int field, int month)
@@ -183,7 +199,7 @@ const char *cp_view_item(const cp_view *v, int field, int month, int i)
 	const uint32_t *ids = items_of(v, field, month, &n);
 	if (!ids || i < 0 || (uint32_t)i >= n)
 		return NULL;
-	return cp__strpool_get(&v->store->strings, ids[i]);
+	return cp__store_str(v->store, ids[i]);
 }
 
 /* ---- text form ---- */
@@ -254,7 +270,7 @@ int cp_view_text(const cp_view *v, int field, int month, char *buf, size_t size)
 			uint32_t n = 0;
 			const uint32_t *ids = items_of(v, field, month, &n);
 			for (uint32_t i = 0; i < n; i++) {
-				const char *item = cp__strpool_get(&v->store->strings, ids[i]);
+				const char *item = cp__store_str(v->store, ids[i]);
 				if (i)
 					emit(buf, size, &pos, ";", 1);
 				emit(buf, size, &pos, item, strlen(item));
@@ -298,24 +314,35 @@ void cp_iter_free(cp_iter *it)
 	cp__free(it);
 }
 
-/* The next live row at or after *next, or NULL. */
-static const uint8_t *next_live(const cp_store *s, size_t *next)
+/*
+ * Point v at the next profile at or after row *next: CP_OK, CP_DONE, or
+ * CP_ECORRUPT for a damaged base row (skipped: the next call goes on after
+ * it) with a message on err.
+ */
+static int next_live(const cp_store *s, uint32_t *next, cp_view *v, cp_obj *err)
 {
-	while (*next < s->nrows) {
-		const uint8_t *row = cp__store_row(s, (*next)++);
-		if (cp__row_live(row))
-			return row;
+	if (cp__view_prepare(v, s) != CP_OK)
+		return cp__fail(err, CP_ENOMEM, "out of memory");
+	v->store = s;
+	v->row = NULL;
+	uint32_t n = cp__store_nrows(s);
+	while (*next < n) {
+		uint32_t row = (*next)++;
+		const char *why = NULL;
+		if ((v->row = cp__store_read(s, row, v->buf, &why)))
+			return CP_OK;
+		if (why)
+			return cp__fail(err, CP_ECORRUPT, "the profile of row %u is damaged in the "
+			                "snapshot (%s); cp_snapshot_verify lists the damage", row, why);
 	}
-	return NULL;
+	return CP_DONE;
 }
 
 int cp_iter_next(cp_iter *it, cp_view *v)
 {
 	if (!it || !v)
 		return CP_EINVAL;
-	v->store = it->store;
-	v->row = next_live(it->store, &it->next);
-	return v->row ? CP_OK : CP_DONE;
+	return next_live(it->store, &it->next, v, &it->obj);
 }
 
 int cp_store_foreach(const cp_store *s, cp_foreach_fn fn, void *userdata)
@@ -323,12 +350,15 @@ int cp_store_foreach(const cp_store *s, cp_foreach_fn fn, void *userdata)
 	if (!s || !fn)
 		return CP_EINVAL;
 	cp_view v;
+	memset(&v, 0, sizeof(v));
 	cp__obj_init(&v.obj, CP_OBJ_VIEW);
-	v.store = s;
-	size_t next = 0;
-	int rc = CP_OK;
-	while ((v.row = next_live(s, &next)) && (rc = fn(&v, userdata)) == 0)
+	uint32_t next = 0;
+	int rc;
+	/* no message: the store is shared with other readers */
+	while ((rc = next_live(s, &next, &v, NULL)) == CP_OK &&
+	       (rc = fn(&v, userdata)) == 0)
 		;
+	cp__free(v.buf);
 	cp__obj_fini(&v.obj);
-	return rc;
+	return rc == CP_DONE ? CP_OK : rc;
 }

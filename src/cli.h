@@ -26,6 +26,8 @@ int cmd_gen(int argc, char **argv);
 int cmd_check(int argc, char **argv);   /* cmd_rules.c */
 int cmd_tag(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_stage(int argc, char **argv);   /* cmd_stage.c */
+int cmd_close_month(int argc, char **argv);
 
 /* ---- messages ---- */
 
@@ -101,6 +103,16 @@ int cli_diag_new(cp_diag **out);
 int cli_load_schema(const char *path, cp_schema **out);
 /* Open a snapshot, printing every diagnostic on failure. */
 int cli_open_store(const char *path, cp_store **out);
+/*
+ * Open a snapshot to update it and write the result to output (NULL: to
+ * path itself): an update of an opened store goes to its file and log, so
+ * when output names another file, path is copied there first and the copy
+ * is opened (path stays as it was).  Updates are logged without an
+ * fdatasync each: the command ends with cp_store_save(output), a
+ * compaction, which makes them durable.  CLI_GO or EXIT_ERROR.
+ */
+int cli_open_for_update(const char *cmd, const char *path, const char *output,
+                        cp_store **out);
 
 /* ---- output ---- */
 
@@ -114,6 +126,9 @@ const char *cli_format_month(int yyyymm, char *buf, size_t size);
 size_t cli_display_width(const char *utf8);
 /* Print s then spaces up to width columns (at least one space). */
 void cli_print_padded(FILE *out, const char *s, size_t width);
+/* A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
+ * break, quotes doubled. */
+void cli_csv_field(FILE *out, const char *s);
 
 /*
  * A progress line on stderr, only when stderr is a terminal: rewritten in
@@ -135,5 +150,16 @@ void cli_progress_show(cli_progress *p, const char *text);
 void cli_progress_end(cli_progress *p);
 /* Monotonic clock in seconds. */
 double cli_now(void);
+
+/* ---- rules and batch work ---- */
+
+/*
+ * Compile the packs (the built-in ones when files is empty) with --param
+ * NAME=VALUE overrides against schema (cmd_rules.c).  Errors and warnings
+ * are printed when the compile fails; warnings alone only with
+ * print_warnings.  CLI_GO or EXIT_ERROR.
+ */
+int cli_compile_rules(const char *cmd, const cp_schema *schema, const cli_list *files,
+                      const cli_list *params, int print_warnings, cp_ruleset **out);
 
 #endif

@@ -292,6 +292,36 @@ int cli_open_store(const char *path, cp_store **out)
 	return loaded(cp_store_open(out, path, diag), diag, path);
 }
 
+static int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (strcmp(a, b) == 0)
+		return 1;
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
+}
+
+int cli_open_for_update(const char *cmd, const char *path, const char *output, cp_store **out)
+{
+	int rc = cli_open_store(path, out);
+	if (rc != CLI_GO)
+		return rc;
+	if (output && !same_file(path, output)) {
+		if (cp_store_save(*out, output, 0) != CP_OK) {
+			cli_error("%s: %s", cmd, cp_errmsg(*out));
+			return EXIT_ERROR;
+		}
+		cp_store_free(*out);
+		*out = NULL;
+		if ((rc = cli_open_store(output, out)) != CLI_GO)
+			return rc;
+	}
+	/* the updates are many and the command ends with a compaction, which
+	 * makes them durable: no fdatasync each */
+	cp_store_set_sync(*out, CP_SYNC_NONE, 0);
+	return CLI_GO;
+}
+
 /* ---- output ---- */
 
 uint64_t cli_file_size(const char *path)
@@ -361,6 +391,21 @@ void cli_print_padded(FILE *out, const char *s, size_t width)
 	do
 		fputc(' ', out);
 	while (++w < width);
+}
+
+void cli_csv_field(FILE *out, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
 }
 
 /* ---- progress ---- */

@@ -20,7 +20,8 @@
 
 static const char load_usage[] =
 	"custprof load [--schema S.yaml] --as-of YYYY-MM DATA.csv... -o STORE.cps\n"
-	"                     [--rejects R.csv] [--delimiter C] [--compress]";
+	"                     [--rejects R.csv] [--delimiter C] [--compress]\n"
+	"       custprof load --base BASE.cps [--merge] [--as-of YYYY-MM] DATA.csv... -o STORE.cps";
 static const char load_help[] =
 	"Load CSV, PSV or TSV exports into a new snapshot.  A row whose values do\n"
 	"not fit the schema is rejected (nothing else of it is stored); a key seen\n"
@@ -28,9 +29,18 @@ static const char load_help[] =
 	"Exit status: 0 every row loaded, 2 some rows rejected, 1 error (no\n"
 	"snapshot written).\n"
 	"\n"
+	"--base starts from the profiles of a snapshot instead (its schema and\n"
+	"as-of month).  With --merge a row updates the profile of its key: the\n"
+	"columns of the file set their cells (an empty cell to null), the other\n"
+	"cells keep their values; after 'custprof close-month', this loads the\n"
+	"new month's export on top.\n"
+	"\n"
 	"options:\n"
 	"  --schema S.yaml    schema of the profiles (default: the built-in cmcc-default)\n"
-	"  --as-of YYYY-MM    month 0 of every series (required)\n"
+	"  --as-of YYYY-MM    month 0 of every series (required without --base)\n"
+	"  --base BASE.cps    start from this snapshot (BASE.cps itself is not changed\n"
+	"                     unless it is also the output)\n"
+	"  --merge            a row updates its profile instead of replacing it\n"
 	"  -o, --output F     snapshot to write (required; replaced atomically)\n"
 	"  --rejects R.csv    write every rejected row as line,column,reason\n"
 	"  --delimiter C      ',', '|' or 'tab' (default: detected from the header)\n"
@@ -151,7 +161,8 @@ static void print_report(const cp_load_report *rep, const loaded_file *files, si
 
 typedef struct load_job {
 	const char *schema_path, *as_of_text, *output, *rejects_path, *delimiter_text;
-	int compress;
+	const char *base;
+	int compress, merge;
 	cli_list inputs;
 	int as_of, delimiter;
 	cp_schema *schema;
@@ -193,19 +204,12 @@ static int load_inputs(load_job *job)
 	return rc;
 }
 
-static int prepare(load_job *job)
+static int new_store(load_job *job)
 {
-	int rc;
-
-	if (job->delimiter_text &&
-	    (rc = cli_parse_delimiter("--delimiter", job->delimiter_text, &job->delimiter)) != CLI_GO)
+	int rc = cli_load_schema(job->schema_path, &job->schema);
+	if (rc != CLI_GO)
 		return rc;
-	if ((rc = cli_parse_month("--as-of", job->as_of_text, &job->as_of)) != CLI_GO ||
-	    (rc = cli_load_schema(job->schema_path, &job->schema)) != CLI_GO)
-		return rc;
-	job->files = calloc(job->inputs.count, sizeof(*job->files));
-	if (!job->files || cp_store_new(&job->store, job->schema) != CP_OK ||
-	    cp_load_opts_new(&job->opts) != CP_OK || cp_load_report_new(&job->report) != CP_OK) {
+	if (cp_store_new(&job->store, job->schema) != CP_OK) {
 		cli_error("out of memory");
 		return EXIT_ERROR;
 	}
@@ -213,7 +217,53 @@ static int prepare(load_job *job)
 		cli_error("load: %s", cp_errmsg(job->store));
 		return EXIT_ERROR;
 	}
+	return CLI_GO;
+}
+
+/* --base: the snapshot's profiles, schema and as-of month.  An --as-of that
+ * differs is refused: the rows would land in the wrong month (a new month
+ * is opened by close-month). */
+static int open_base(load_job *job)
+{
+	char a[16], b[16];
+	if (job->schema_path) {
+		cli_error("load: --schema and --base exclude each other (the snapshot has its schema)");
+		return EXIT_ERROR;
+	}
+	int rc = cli_open_for_update("load", job->base, job->output, &job->store);
+	if (rc != CLI_GO)
+		return rc;
+	int as_of = cp_store_as_of(job->store);
+	if (job->as_of_text && as_of != job->as_of) {
+		cli_error("load: %s is as of %s, not %s (close its month first: custprof "
+		          "close-month)", job->base, cli_format_month(as_of, a, sizeof(a)),
+		          cli_format_month(job->as_of, b, sizeof(b)));
+		return EXIT_ERROR;
+	}
+	job->as_of = as_of;
+	return CLI_GO;
+}
+
+static int prepare(load_job *job)
+{
+	int rc;
+
+	if (job->delimiter_text &&
+	    (rc = cli_parse_delimiter("--delimiter", job->delimiter_text, &job->delimiter)) != CLI_GO)
+		return rc;
+	if (job->as_of_text &&
+	    (rc = cli_parse_month("--as-of", job->as_of_text, &job->as_of)) != CLI_GO)
+		return rc;
+	if ((rc = job->base ? open_base(job) : new_store(job)) != CLI_GO)
+		return rc;
+	job->files = calloc(job->inputs.count, sizeof(*job->files));
+	if (!job->files || cp_load_opts_new(&job->opts) != CP_OK ||
+	    cp_load_report_new(&job->report) != CP_OK) {
+		cli_error("out of memory");
+		return EXIT_ERROR;
+	}
 	cp_load_opts_set_delimiter(job->opts, job->delimiter);
+	cp_load_opts_set_merge(job->opts, job->merge);
 	if (job->rejects_path) {
 		/* created now, so a bad path fails before a long load */
 		job->rejects = fopen(job->rejects_path, "w");
@@ -264,6 +314,8 @@ int cmd_load(int argc, char **argv)
 		{"rejects", 0, CLI_VALUE, &job.rejects_path},
 		{"delimiter", 0, CLI_VALUE, &job.delimiter_text},
 		{"compress", 0, CLI_FLAG, &job.compress},
+		{"base", 0, CLI_VALUE, &job.base},
+		{"merge", 0, CLI_FLAG, &job.merge},
 		{NULL, 0, 0, NULL},
 	};
 	const cli_spec spec = {"load", load_usage, load_help, opts, 1, -1};
@@ -271,7 +323,7 @@ int cmd_load(int argc, char **argv)
 
 	if ((rc = cli_parse(&spec, argc, argv, &job.inputs)) != CLI_GO)
 		return rc;
-	if ((rc = cli_require(&spec, "--as-of", job.as_of_text)) == CLI_GO &&
+	if ((job.base || (rc = cli_require(&spec, "--as-of", job.as_of_text)) == CLI_GO) &&
 	    (rc = cli_require(&spec, "-o", job.output)) == CLI_GO &&
 	    (rc = prepare(&job)) == CLI_GO &&
 	    (rc = load_inputs(&job)) == CLI_GO) {

@@ -11,13 +11,9 @@
 
 /* ---- shared: compiling the rules of a command ---- */
 
-/*
- * Compile the packs (the built-in ones when none is given) with --param
- * NAME=VALUE overrides against schema.  Errors and warnings are printed when
- * the compile fails; warnings alone only with print_warnings.
- */
-static int compile_rules(const char *cmd, const cp_schema *schema, const cli_list *files,
-                         const cli_list *params, int print_warnings, cp_ruleset **out)
+/* (cli.h) */
+int cli_compile_rules(const char *cmd, const cp_schema *schema, const cli_list *files,
+                      const cli_list *params, int print_warnings, cp_ruleset **out)
 {
 	cp_rules_opts *opts = NULL;
 	cp_diag *diag = NULL;
@@ -101,7 +97,7 @@ int cmd_check(int argc, char **argv)
 		return rc;
 	}
 	if ((rc = cli_load_schema(schema_path, &schema)) == CLI_GO &&
-	    (rc = compile_rules("check", schema, &files, &params, 1, &rs)) == CLI_GO) {
+	    (rc = cli_compile_rules("check", schema, &files, &params, 1, &rs)) == CLI_GO) {
 		printf("ok: %d tag%s, %d group%s, %d metric%s, %d track%s in %d pack%s\n",
 		       cp_ruleset_tag_count(rs), cp_ruleset_tag_count(rs) == 1 ? "" : "s",
 		       cp_ruleset_group_count(rs), cp_ruleset_group_count(rs) == 1 ? "" : "s",
@@ -138,22 +134,6 @@ static const char tag_help[] =
 
 enum { FMT_TEXT, FMT_CSV, FMT_JSON };
 
-/* A CSV field: quoted when it holds a comma, a quote or a line break. */
-static void csv_field(FILE *out, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
 static void json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
@@ -175,7 +155,7 @@ static void print_tags(FILE *out, int format, const cp_ruleset *rs, const cp_res
 	int n = cp_result_tag_count(res);
 	switch (format) {
 	case FMT_CSV: {
-		csv_field(out, key);
+		cli_csv_field(out, key);
 		fputc(',', out);
 		/* the joined list is one field: quoted as a whole if it must be */
 		size_t len = 1;
@@ -190,7 +170,7 @@ static void print_tags(FILE *out, int format, const cp_ruleset *rs, const cp_res
 				strcat(joined, ";");
 			strcat(joined, cp_ruleset_tag_id(rs, cp_result_tag_at(res, i)));
 		}
-		csv_field(out, joined);
+		cli_csv_field(out, joined);
 		free(joined);
 		fputc('\n', out);
 		break;
@@ -289,7 +269,7 @@ static int open_and_compile(const char *cmd, const char *path, const cli_list *f
 	int rc = cli_open_store(path, store);
 	if (rc != CLI_GO)
 		return rc;
-	if ((rc = compile_rules(cmd, cp_store_schema(*store), files, params, 0, rs)) != CLI_GO)
+	if ((rc = cli_compile_rules(cmd, cp_store_schema(*store), files, params, 0, rs)) != CLI_GO)
 		return rc;
 	if (cp_result_new(res, *rs) != CP_OK || cp_view_new(view, *store) != CP_OK) {
 		cli_error("out of memory");

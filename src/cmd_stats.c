@@ -8,9 +8,10 @@
 
 static const char stats_usage[] = "custprof stats STORE.cps";
 static const char stats_help[] =
-	"Print what a snapshot holds: profiles, as-of month, schema, the bytes of\n"
-	"a profile row against the memory target (1.25 x the cell bytes + 16), and\n"
-	"the memory the opened store takes.\n"
+	"Print what a snapshot holds: profiles, as-of month, schema, the month\n"
+	"closes whose stages it keeps, the bytes of a profile row against the\n"
+	"memory target (1.25 x the cell bytes + 16), and the memory the opened\n"
+	"store takes.\n"
 	"\n"
 	"options:\n"
 	"  -h, --help   show this help\n";
@@ -31,6 +32,15 @@ static void print_stats(const char *path, const cp_store *store)
 	       cp_schema_months(schema));
 	printf("as of         %s\n", cli_format_month(cp_store_as_of(store), a, sizeof(a)));
 	printf("profiles      %zu\n", count);
+	int closes = cp_store_stage_history_count(store);
+	if (closes > 0) {
+		/* the month closes whose stages the store keeps, latest first */
+		printf("month closes  %d:", closes);
+		for (int c = 0; c < closes; c++)
+			printf(" %s", cli_format_month(cp_store_stage_history_month(store, c), a,
+			                               sizeof(a)));
+		putchar('\n');
+	}
 	printf("row bytes     %zu (cells %zu)\n", row, cells);
 	printf("index bytes   %.1f a profile\n", index);
 	printf("target        %.0f bytes a profile (1.25 x cells + 16): %s\n", target,

@@ -1307,20 +1307,25 @@ static void model_mms(gen *g, rng *r, sub *s)
 	put_money_series(g, s, F_MMS_FEE, fee);
 }
 
-/* Mobile newspaper (MMS editions): subscribed, cancelled, new. */
+/* Mobile newspaper (MMS editions): subscribed, cancelled, new, and back
+ * (subscribed again this month after a cancellation of 3 months or more). */
 static void model_newspaper(gen *g, rng *r, sub *s)
 {
 	int64_t recv[MAXM] = {0};
 	int since = -1, until = -1; /* months ago: subscribed, cancelled */
+	int before = -1;            /* back: the earlier subscription ran in months 4..before */
 	int x = (int)irand(r, 0, 99);
 
 	if (chance(r, s->brand == B_GOTONE ? 0.3 : 0.16) && (s->mms_ok || chance(r, 0.2))) {
 		int newest = s->joined < 60 ? s->joined : 60;
 		if (x < 70) {
 			since = (int)irand(r, 0, newest);
-		} else if (x < 90 && s->joined >= 4) {
+		} else if (x < 86 && s->joined >= 4) {
 			until = (int)irand(r, 3, s->joined - 1 < s->mm - 1 ? s->joined - 1 : s->mm - 1);
 			since = (int)irand(r, until + 1, newest);
+		} else if (x < 94 && s->joined >= 5 && s->mm >= 6) {
+			since = 0;
+			before = s->joined < 5 ? s->joined : 5;
 		} else {
 			since = (int)irand(r, 0, s->joined < 1 ? s->joined : 1);
 		}
@@ -1331,7 +1336,8 @@ static void model_newspaper(gen *g, rng *r, sub *s)
 		put_text(g, F_NEWS_TYPES, 0, arena_join(g, items, n));
 		put_date(g, F_NEWS_SINCE, 0, since == s->joined ? s->join_date : day_in_month(g, r, since));
 		for (int m = 0; m < s->mm; m++) {
-			if (m > since || m <= until || !s->active[m])
+			int on = (m <= since && m > until) || (m >= 4 && m <= before);
+			if (!on || !s->active[m])
 				continue;
 			recv[m] = irand(r, 28, 62);
 			s->info[m] += 300 * n;

@@ -21,13 +21,15 @@ static const struct {
 	{"check", cmd_check, "compile rule packs and print every diagnostic"},
 	{"tag", cmd_tag, "the tags of one subscriber or of all"},
 	{"explain", cmd_explain, "why a tag applies, or how a track chose a stage"},
+	{"stage", cmd_stage, "lifecycle stages per track, and transitions since a month close"},
+	{"close-month", cmd_close_month, "record the stages, shift every series, next month"},
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: custprof COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'custprof COMMAND --help' describes a command; see custprof(1).\n");
 }
 

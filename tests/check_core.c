@@ -152,6 +152,11 @@ START_TEST(test_dates)
 		ck_assert_int_eq(cp_date_from_ymd(&d, y, m, dd), CP_OK);
 		ck_assert_int_eq(d, z);
 	}
+	/* every cp_date is a day (a snapshot may hold any): no overflow at the ends */
+	cp_date_to_ymd(INT32_MAX, &y, &m, &dd);
+	ck_assert(y == 5881580 && m == 7 && dd == 11);
+	cp_date_to_ymd(INT32_MIN, &y, &m, &dd);
+	ck_assert(y == -5877641 && m == 6 && dd == 23);
 }
 END_TEST
 

@@ -2305,21 +2305,20 @@ static long block_matches(const cp_store *st, const cp_ruleset *rs, cp_result *r
 	cp_view *v;
 	cp_view_new(&v, st);
 	long checked = 0;
-	size_t row = 0;
-	while (row < st->nrows) {
+	size_t row = 0, nrows = cp__store_nrows(st), size = st->schema->row_size;
+	uint8_t *bufs = malloc(CP_BLOCK_ROWS * size);
+	while (row < nrows) {
 		const uint8_t *rows[CP_BLOCK_ROWS];
-		size_t nums[CP_BLOCK_ROWS];
 		unsigned n = 0, want = row == 0 ? 25 : CP_BLOCK_ROWS;
-		for (; row < st->nrows && n < want; row++) {
-			if (cp__row_live(cp__store_row(st, row))) {
-				nums[n] = row;
-				rows[n++] = cp__store_row(st, row);
-			}
+		for (; row < nrows && n < want; row++) {
+			const uint8_t *r = cp__store_read(st, (uint32_t)row, bufs + n * size, NULL);
+			if (r)
+				rows[n++] = r;
 		}
-		cp__block_eval(b, rows, n, &st->strings, &st->lists, st->as_of);
+		cp__block_eval(b, rows, n, st, cp_store_as_of(st));
 		for (unsigned k = 0; k < n; k++) {
 			v->store = st;
-			v->row = cp__store_row(st, nums[k]);
+			v->row = rows[k];
 			ck_assert_int_eq(cp_eval(res, v), CP_OK);
 			for (int t = 0; t < rs->ntags; t++) {
 				char why[200];
@@ -2354,6 +2353,7 @@ static long block_matches(const cp_store *st, const cp_ruleset *rs, cp_result *r
 		}
 	}
 	ck_assert_int_eq(cp__block_new(NULL, rs), CP_EINVAL);
+	free(bufs);
 	cp_view_free(v);
 	cp__block_free(b);
 	return checked;

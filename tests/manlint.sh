@@ -21,5 +21,15 @@ for fn in $(grep -ho 'CP_API[^(]*[ *]\(cp_[a-z0-9_]*\)[[:space:]]*(' "$top_srcdi
 		bad=1
 	fi
 done
+# every page is installed: listed exactly once in man/Makefile.inc
+listed=$(tr -s ' \t\\' '\n\n\n' <"$top_srcdir/man/Makefile.inc")
+for p in $pages; do
+	rel=${p#"$top_srcdir"/}
+	n=$(printf '%s\n' "$listed" | grep -cxF "$rel")
+	if [ "$n" -ne 1 ]; then
+		echo "FAIL: $rel is listed $n times in man/Makefile.inc (must be once)"
+		bad=1
+	fi
+done
 [ $bad -eq 0 ] && echo "ok: $(echo "$pages" | wc -w) pages lint clean; every function documented"
 exit $bad

@@ -233,6 +233,18 @@ def pack_section(pack, name, raw):
                 out.append(text(comments[key]))
         out.append('.El')
         out.append('.Pp')
+    metrics = pack.get('metrics') or []
+    if metrics:
+        out.append('Metrics (used by name like fields):')
+        out.append('.Bl -tag -width Ds')
+        for metric in metrics:
+            mid = need(metric, 'id', '%s: a metric' % name)
+            out.append('.It Li %s' % mid)
+            if metric.get('label'):
+                out.append('.Sy %s' % text(metric['label']))
+            out.extend(literal(need(metric, 'expr', mid)))
+        out.append('.El')
+        out.append('.Pp')
     tags = pack.get('tags') or []
     if tags:
         out.append('Tags:')
@@ -261,6 +273,8 @@ def pack_section(pack, name, raw):
         if group.get('otherwise'):
             out.append('and otherwise')
             out.append('.Li %s .' % group['otherwise'])
+    while out and out[-1] == '.Pp':  # a pack of parameters only
+        out.pop()
     return out
 
 
@@ -289,7 +303,7 @@ def track_section(track, info, name):
             out.append('\\(em')
         out.append(text(need(rule, 'description', '%s.%s' % (tname, stage))))
         out.extend(literal(need(rule, 'when', '%s.%s' % (tname, stage))))
-    otherwise = need(track, 'otherwise', tname)
+    otherwise = track.get('otherwise') or 'unknown'
     out.append('.It Li %s' % otherwise)
     label = (info.get(otherwise) or {}).get('label')
     if label:
@@ -308,7 +322,7 @@ def fragment(paths):
         pack = parse_yaml(raw, name)
         if not isinstance(pack, dict):
             raise YamlError('%s: not a mapping' % name)
-        if pack.get('tags') or pack.get('groups'):
+        if any(pack.get(k) for k in ('tags', 'groups', 'params', 'metrics')):
             out.extend(pack_section(pack, name, raw))
         info = pack.get('stage_info') or {}
         if info:

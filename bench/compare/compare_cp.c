@@ -37,6 +37,32 @@
 #define SELECT_LIMIT 10000
 #define SELECT_TAG "seg.arpu_drop"
 
+/*
+ * Rows of the store.  The benchmark loads the store, then only reads it:
+ * no thread writes while the scans run, so the writer's view of a row
+ * (cp__store_wrow: no copy) is safe here.  A scan of a store that another
+ * thread may be writing reads rows with cp__store_read (a consistent copy).
+ */
+static const uint8_t *row_at(const cp_store *st, size_t r)
+{
+	return cp__store_wrow(st, (uint32_t)r);
+}
+
+static bool row_ok(const uint8_t *row)
+{
+	return row != NULL;
+}
+
+static size_t store_rows(const cp_store *st)
+{
+	return cp__store_nrows(st);
+}
+
+static const char *row_key(const cp_store *st, const uint8_t *row)
+{
+	return cp__store_str(st, cp__row_key_id(st->schema, row));
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -139,7 +165,7 @@ typedef struct job {
  * ascending.  > 0 when row a comes after row b. */
 static int select_cmp(const job *j, uint32_t a, uint32_t b)
 {
-	const uint8_t *ra = cp__store_row(j->st, a), *rb = cp__store_row(j->st, b);
+	const uint8_t *ra = row_at(j->st, a), *rb = row_at(j->st, b);
 	const cp_field *f = &j->st->schema->fields[j->score_field];
 	bool na = !cp__row_present(ra, f->cell), nb = !cp__row_present(rb, f->cell);
 	if (na != nb)
@@ -151,7 +177,7 @@ static int select_cmp(const job *j, uint32_t a, uint32_t b)
 		if (x != y)
 			return x > y ? -1 : 1;
 	}
-	return strcmp(cp__store_row_key(j->st, ra), cp__store_row_key(j->st, rb));
+	return strcmp(row_key(j->st, ra), row_key(j->st, rb));
 }
 
 /* The heap keeps the SELECT_LIMIT first rows; its root is the last of them. */
@@ -201,8 +227,8 @@ static unsigned next_rows(const job *j, size_t *r, const uint8_t **rows, uint32_
 {
 	unsigned n = 0;
 	for (; *r < j->hi && n < block_rows; (*r)++) {
-		const uint8_t *row = cp__store_row(j->st, *r);
-		if (cp__row_live(row)) {
+		const uint8_t *row = row_at(j->st, *r);
+		if (row_ok(row)) {
 			rows[n] = row;
 			nums[n++] = (uint32_t)*r;
 		}
@@ -235,7 +261,7 @@ static void *run_job(void *arg)
 		count[!cur] = next_rows(j, &r, rowbuf[!cur], numbuf[!cur]);
 		if (prefetch)
 			cp__block_prefetch(b, rowbuf[!cur], count[!cur]);
-		cp__block_eval(b, rows, n, &j->st->strings, &j->st->lists, j->st->as_of);
+		cp__block_eval(b, rows, n, j->st, cp_store_as_of(j->st));
 		uint32_t m[CP_BLOCK_ROWS] = {0};
 		for (int t = 0; t < ntags; t++) {
 			uint64_t bits = cp__block_tag_mask(b, t);
@@ -283,7 +309,7 @@ static job *make_jobs(const cp_store *st, const cp_ruleset *rs, int threads, uin
 {
 	job *jobs = calloc((size_t)threads, sizeof(job));
 	int ntags = cp_ruleset_tag_count(rs);
-	size_t nrows = st->nrows;
+	size_t nrows = store_rows(st);
 	for (int i = 0; i < threads; i++) {
 		job *j = &jobs[i];
 		j->st = st;
@@ -372,9 +398,9 @@ static void split_costs(const cp_store *st, const cp_ruleset *rs)
 	uint64_t sink = 0;
 	for (int r = 0; r < 3; r++) {
 		double t0 = now();
-		for (size_t i = 0; i < st->nrows; i++) {
-			const uint8_t *row = cp__store_row(st, i);
-			if (!cp__row_live(row))
+		for (size_t i = 0; i < store_rows(st); i++) {
+			const uint8_t *row = row_at(st, i);
+			if (!row_ok(row))
 				continue;
 			for (size_t k = 0; k < rs->nprefetch; k++)
 				sink += row[rs->prefetch[k]];
@@ -385,16 +411,16 @@ static void split_costs(const cp_store *st, const cp_ruleset *rs)
 	printf("touch_s %.4f\nlines_per_row %zu\n", best, rs->nprefetch);
 	const uint8_t *rows[CP_BLOCK_ROWS];
 	unsigned n = 0;
-	for (size_t i = 0; i < st->nrows && n < CP_BLOCK_ROWS; i++)
-		if (cp__row_live(cp__store_row(st, i)))
-			rows[n++] = cp__store_row(st, i);
+	for (size_t i = 0; i < store_rows(st) && n < CP_BLOCK_ROWS; i++)
+		if (row_ok(row_at(st, i)))
+			rows[n++] = row_at(st, i);
 	cp__block *b;
 	if (cp__block_new(&b, rs) != CP_OK)
 		die("block", NULL, CP_ENOMEM);
 	size_t reps = 4000;
 	double c0 = cpu_thread();
 	for (size_t r = 0; r < reps; r++)
-		cp__block_eval(b, rows, n, &st->strings, &st->lists, st->as_of);
+		cp__block_eval(b, rows, n, st, cp_store_as_of(st));
 	double c = cpu_thread() - c0;
 	sink += cp__block_tag_mask(b, 0);
 	printf("hot_block_ns %.1f\n", c / ((double)reps * n) * 1e9);
@@ -520,7 +546,7 @@ static int cmd_run(const char *csv, const char *rules, const char *outdir, int t
 
 	split_costs(st, rs);
 
-	uint32_t *masks = calloc(st->nrows + 1, sizeof(uint32_t));
+	uint32_t *masks = calloc(store_rows(st) + 1, sizeof(uint32_t));
 	int filter = cp_ruleset_tag_index(rs, SELECT_TAG);
 	if (!masks || filter < 0)
 		die("setup", NULL, CP_EINVAL);
@@ -549,10 +575,10 @@ static int cmd_run(const char *csv, const char *rules, const char *outdir, int t
 	/* every profile's tags, by key */
 	keyrow *kr = xmalloc(nprof * sizeof(keyrow));
 	size_t k = 0;
-	for (size_t r = 0; r < st->nrows; r++) {
-		const uint8_t *row = cp__store_row(st, r);
-		if (cp__row_live(row)) {
-			kr[k].key = cp__store_row_key(st, row);
+	for (size_t r = 0; r < store_rows(st); r++) {
+		const uint8_t *row = row_at(st, r);
+		if (row_ok(row)) {
+			kr[k].key = row_key(st, row);
 			kr[k++].row = (uint32_t)r;
 		}
 	}
@@ -587,7 +613,7 @@ static int cmd_run(const char *csv, const char *rules, const char *outdir, int t
 		if (pass) {
 			f = open_out(outdir, "cp.select");
 			for (size_t i = 0; i < n; i++)
-				fprintf(f, "%s\n", cp__store_row_key(st, cp__store_row(st, order[i])));
+				fprintf(f, "%s\n", row_key(st, row_at(st, order[i])));
 			fclose(f);
 		}
 		free(order);
@@ -611,7 +637,7 @@ static int cmd_run(const char *csv, const char *rules, const char *outdir, int t
 	printf("point_default_p50_us %.3f\npoint_default_p99_us %.3f\npoint_default_p999_us %.3f\n",
 	       p50 * 1e6, p99 * 1e6, p999 * 1e6);
 	/* tag-all of the built-in packs, 1 thread (for the figure) */
-	uint32_t *dm = calloc(st->nrows + 1, sizeof(uint32_t));
+	uint32_t *dm = calloc(store_rows(st) + 1, sizeof(uint32_t));
 	jobs = make_jobs(st, defaults, 1, dm, -1);
 	scan d1 = best_tag_all(jobs, 1, 3);
 	printf("default_tagall1_s %.4f\ndefault_tagall1_cpu_s %.4f\n", d1.wall, d1.cpu);
@@ -684,7 +710,7 @@ static int cmd_profile(const char *csv, const char *rules)
 		die(csv, st, rc);
 	cp_store_set_as_of(st, 202610);
 	cp_ruleset *rs = compile(s, rules);
-	uint32_t *masks = calloc(st->nrows + 1, sizeof(uint32_t));
+	uint32_t *masks = calloc(store_rows(st) + 1, sizeof(uint32_t));
 	job *jobs = make_jobs(st, rs, 1, masks, -1);
 	scan one = tag_all(jobs, 1);
 	printf("profiles %zu\n", one.live);
@@ -712,9 +738,9 @@ static int cmd_profile_point(const char *csv, size_t nkeys)
 	for (size_t i = 0; i < nkeys; i++) {
 		const uint8_t *row;
 		do
-			row = cp__store_row(st, rnd() % st->nrows);
-		while (!cp__row_live(row));
-		snprintf(keys[i], sizeof(keys[i]), "%s", cp__store_row_key(st, row));
+			row = row_at(st, rnd() % store_rows(st));
+		while (!row_ok(row));
+		snprintf(keys[i], sizeof(keys[i]), "%s", row_key(st, row));
 	}
 	double p50, p99, p999;
 	point(st, rs, keys, nkeys, &p50, &p99, &p999);

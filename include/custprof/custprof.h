@@ -16,8 +16,9 @@
  *  - No varargs, no struct by value, no callback is ever required.
  *
  * Thread safety: a cp_schema and a compiled ruleset are immutable and may be
- * shared by any number of threads.  Other handles are used by one thread at a
- * time unless their documentation says otherwise.
+ * shared by any number of threads.  Any number of threads may read a
+ * cp_store while one thread updates it (see "Store" below).  Other handles
+ * are used by one thread at a time unless their documentation says otherwise.
  */
 #ifndef CUSTPROF_H
 #define CUSTPROF_H
@@ -232,6 +233,13 @@ CP_API int cp_profile_set_text(cp_profile *p, int field, int month, const char *
 
 /* ------------------------------------------------------------------------
  * Store: profiles keyed by the schema's key field.
+ *
+ * Thread safety (cp_store_new(3)): any number of threads may read a store
+ * (cp_store_get, views, iterators, cp_store_foreach, cp_store_count,
+ * cp_store_as_of, evaluation), each with its own views, iterators and
+ * results, while one thread updates it (put, delete, set_as_of, load_csv,
+ * save, compact, refresh, set_sync, sync, memory_bytes, index_bytes).  No
+ * lock is taken on the read path, and a reader never sees half an update.
  * ------------------------------------------------------------------------ */
 typedef struct cp_store cp_store;
 typedef struct cp_view cp_view;
@@ -252,7 +260,8 @@ CP_API int cp_store_as_of(const cp_store *store);
 /*
  * Insert or replace the profile with the draft's key (the key field must be
  * set).  Returns CP_OK; *replaced (if not NULL) is set to 1 when a profile
- * with that key existed.  The draft is not modified.
+ * with that key existed.  The draft is not modified.  A store opened from a
+ * file logs the update before it returns (cp_store_set_sync).
  */
 CP_API int cp_store_put(cp_store *store, const cp_profile *profile, int *replaced);
 /* Remove the profile with this key (normalized as the key field says).
@@ -265,15 +274,18 @@ CP_API size_t cp_store_memory_bytes(const cp_store *store);  /* everything the s
 CP_API size_t cp_store_index_bytes(const cp_store *store);   /* the key index alone */
 
 /* ------------------------------------------------------------------------
- * Views: read access to one profile.  A view is reused across lookups;
- * it stays valid until the next lookup into it or until the store changes.
+ * Views: read access to one profile.  A view is reused across lookups; it
+ * holds one whole version of the profile it shows, unchanged until the
+ * next lookup into it, whatever a writer does meanwhile.  One thread uses
+ * a view at a time.
  * ------------------------------------------------------------------------ */
 
 /* Free with cp_view_free(). */
 CP_API int cp_view_new(cp_view **out, const cp_store *store);
 CP_API void cp_view_free(cp_view *view);
 /* Point the view at the profile with this key (normalized).  CP_ENOTFOUND
- * if there is none (the view is then empty). */
+ * if there is none (the view is then empty); CP_ECORRUPT if its row is
+ * damaged in the snapshot the store was opened from. */
 CP_API int cp_store_get(const cp_store *store, const char *key, cp_view *view);
 
 /*
@@ -328,6 +340,14 @@ CP_API int cp_load_opts_set_delimiter(cp_load_opts *opts, int delimiter);
 /* Write every rejected row as "line,column,reason" to this file (copied). */
 CP_API int cp_load_opts_set_rejects_path(cp_load_opts *opts, const char *path);
 CP_API int cp_load_opts_set_progress(cp_load_opts *opts, cp_progress_fn fn, void *userdata);
+/*
+ * 1: a row updates the stored profile of its key, cell by cell: the cells
+ * of the columns present in the file are set (an empty one to null), every
+ * other cell keeps its value; a key not stored yet gets a new profile.  A
+ * row is not a duplicate for updating a profile.  0 (the default): a row
+ * replaces the whole profile.
+ */
+CP_API int cp_load_opts_set_merge(cp_load_opts *opts, int merge);
 
 /* A report of one or more loads (counts accumulate).  Free with
  * cp_load_report_free(). */
@@ -374,18 +394,73 @@ CP_API int cp_store_load_csv_memory(cp_store *store, const char *data, size_t le
 /*
  * Write the store to path atomically: a temporary file beside it, fsync,
  * rename.  A crash leaves the old file or the new one, never a torn one.
+ * Saving a store opened from path to path is cp_store_compact().
  */
 CP_API int cp_store_save(cp_store *store, const char *path, int flags);
 /*
- * Open a snapshot.  The header, the structure and the embedded schema are
- * checked; truncation or damage fails with CP_ECORRUPT and a message naming
- * the offset, added to diag.  Free with cp_store_free().
+ * Open a snapshot: mapped read-only and used in place (no parse, no copy),
+ * then the updates of its log (path + "-wal") replayed.  Opening checks
+ * the header, the structure and the embedded schema; a damaged or hostile
+ * file can make a lookup fail (CP_ECORRUPT) but never read outside the
+ * mapping.  Damage found fails with CP_ECORRUPT and a message naming the
+ * offset, added to diag; a torn last log record (a crash while it was
+ * written) is cut and reported as a warning.  The store may be updated: it
+ * logs every update (cp_store_set_sync).  Free with cp_store_free().
  */
 CP_API int cp_store_open(cp_store **out, const char *path, cp_diag *diag);
 /* Check every checksum of a snapshot file.  CP_OK, or CP_ECORRUPT with each
  * problem (section and offset) added to diag (CP_EVERSION, CP_ENOTFOUND or
  * CP_EIO when the file cannot be read as a snapshot at all). */
 CP_API int cp_snapshot_verify(const char *path, cp_diag *diag);
+
+/* Options of cp_store_open_ex (all off by default).  Free with
+ * cp_open_opts_free(). */
+typedef struct cp_open_opts cp_open_opts;
+CP_API int cp_open_opts_new(cp_open_opts **out);
+CP_API void cp_open_opts_free(cp_open_opts *opts);
+/* 1: never write a file (no update, no cut of a torn log tail). */
+CP_API int cp_open_opts_set_read_only(cp_open_opts *opts, int read_only);
+/* 1: open a store whose log is damaged before its end, dropping the log
+ * from the first damaged record on (each drop reported as a warning). */
+CP_API int cp_open_opts_set_repair(cp_open_opts *opts, int repair);
+/* 1: check every byte of the snapshot as cp_snapshot_verify does. */
+CP_API int cp_open_opts_set_verify(cp_open_opts *opts, int verify);
+/* The store's initial sync mode (see cp_store_set_sync). */
+CP_API int cp_open_opts_set_sync(cp_open_opts *opts, int mode, unsigned interval_ms);
+/* cp_store_open with options (opts may be NULL: the defaults). */
+CP_API int cp_store_open_ex(cp_store **out, const char *path, const cp_open_opts *opts,
+                            cp_diag *diag);
+
+/* When an update of an opened store is flushed to disk (cp_store_set_sync).
+ * Values are part of the ABI. */
+enum cp_sync_mode {
+	CP_SYNC_NONE = 0,     /* never: the operating system writes back */
+	CP_SYNC_INTERVAL = 1, /* at an update when interval_ms have passed since the last */
+	CP_SYNC_FULL = 2      /* at every update, before it returns (the default) */
+};
+/*
+ * Set the sync mode of a store opened from a file.  Every update is
+ * written to the log before it returns, so a crash of the process loses
+ * nothing in any mode; the mode says what a crash of the system may lose
+ * (custprof-wal(5)).  CP_EINVAL for an unknown mode; CP_OK and no effect
+ * for a store with no file.
+ */
+CP_API int cp_store_set_sync(cp_store *store, int mode, unsigned interval_ms);
+/* Flush the log to disk now.  CP_OK (also for a store with no file), or
+ * CP_EIO. */
+CP_API int cp_store_sync(cp_store *store);
+/*
+ * Write the store to its snapshot file (a new generation, atomically) and
+ * start an empty log for it.  CP_EMISUSE for a store with no file or one
+ * opened read-only.
+ */
+CP_API int cp_store_compact(cp_store *store);
+/*
+ * Apply the updates another process logged since the store was opened (or
+ * last refreshed).  CP_OK; CP_EMISUSE when the snapshot was replaced since
+ * (a compaction): open it again.
+ */
+CP_API int cp_store_refresh(cp_store *store);
 
 /* ------------------------------------------------------------------------
  * Rules (custprof-rules(5)): rule packs compiled into a ruleset, evaluated
@@ -504,6 +579,12 @@ CP_API int cp_ruleset_track_rule_count(const cp_ruleset *rs, int track);
 CP_API const char *cp_ruleset_track_rule_id(const cp_ruleset *rs, int track, int i);
 CP_API int cp_ruleset_track_rule_stage(const cp_ruleset *rs, int track, int i);
 CP_API const char *cp_ruleset_track_rule_expr(const cp_ruleset *rs, int track, int i);
+/* Rule i's label (the label of its stage if it has none) and description
+ * ("" if none): the reason for a stage in words, for a clerk's screen. */
+CP_API const char *cp_ruleset_track_rule_label(const cp_ruleset *rs, int track, int i);
+CP_API const char *cp_ruleset_track_rule_description(const cp_ruleset *rs, int track, int i);
+/* The track's description; "" if none. */
+CP_API const char *cp_ruleset_track_description(const cp_ruleset *rs, int track);
 /* The stage given when no rule applies. */
 CP_API int cp_ruleset_track_otherwise(const cp_ruleset *rs, int track);
 
@@ -513,6 +594,9 @@ CP_API int cp_ruleset_track_otherwise(const cp_ruleset *rs, int track);
 CP_API const char *cp_ruleset_stage_label(const cp_ruleset *rs, int stage);
 CP_API int cp_ruleset_stage_driver_count(const cp_ruleset *rs, int stage);
 CP_API const char *cp_ruleset_stage_driver(const cp_ruleset *rs, int stage, int i);
+/* The name of that driver in the model ("离网" for "churn").  Static
+ * storage; NULL out of range. */
+CP_API const char *cp_ruleset_stage_driver_label(const cp_ruleset *rs, int stage, int i);
 
 /* Parameters after overrides: "pack.name" and the value as a literal. */
 CP_API int cp_ruleset_param_count(const cp_ruleset *rs);
@@ -612,6 +696,82 @@ CP_API int cp_explain_node_truth(const cp_explain *ex, int node);
 /* A remark on node 0 or a rule ("gprs.silent applies first in group
  * gprs.attr"), or "". */
 CP_API const char *cp_explain_node_note(const cp_explain *ex, int node);
+
+/* ------------------------------------------------------------------------
+ * Month close and the stage history (DESIGN §6).
+ * ------------------------------------------------------------------------ */
+
+/* "No stage": a subscriber not recorded at a close (from), or without a
+ * profile now (to). */
+#define CP_STAGE_NONE (-1)
+
+/*
+ * Close the store's as-of month: evaluate every profile with rs on the
+ * month being closed and record its stage per track of rs in the stage
+ * history; then shift every series one month back (month i becomes month
+ * i+1, the oldest month drops off, month 0 becomes null) and advance the
+ * as-of month by one.  A new month's export is then loaded on top
+ * (cp_load_opts_set_merge).  The history keeps the last
+ * cp_schema_months() closes.  Either every profile is closed or, on
+ * failure, none is.  A store opened from a file is written anew at the end
+ * (as cp_store_compact does); if that fails the store takes no further
+ * update.  CP_EMISUSE when the store has no as-of month or was opened
+ * read-only, CP_EINVAL when rs was compiled for another schema; the
+ * message is in cp_errmsg(store).
+ */
+CP_API int cp_store_close_month(cp_store *store, const cp_ruleset *rs);
+
+/* Closes recorded, 0 .. cp_schema_months(); close 0 is the latest. */
+CP_API int cp_store_stage_history_count(const cp_store *store);
+/* The month (yyyymm) close recorded; 0 out of range. */
+CP_API int cp_store_stage_history_month(const cp_store *store, int close);
+/* Subscribers recorded by the close; 0 out of range. */
+CP_API size_t cp_store_stage_history_size(const cp_store *store, int close);
+/* The tracks the close recorded (those of the ruleset it was made with):
+ * how many, the name of each, and the index of a name (or CP_ENOTFOUND).
+ * Names are owned by the store. */
+CP_API int cp_store_stage_history_track_count(const cp_store *store, int close);
+CP_API const char *cp_store_stage_history_track(const cp_store *store, int close, int track);
+CP_API int cp_store_stage_history_track_index(const cp_store *store, int close,
+                                              const char *name);
+/* Entry i (< cp_store_stage_history_size) of a close, in no particular
+ * order: the subscriber's key (owned by the store; NULL out of range) and
+ * the stage recorded on track (enum cp_stage; CP_STAGE_NONE out of range). */
+CP_API const char *cp_store_stage_history_key(const cp_store *store, int close, size_t i);
+CP_API int cp_store_stage_history_stage(const cp_store *store, int close, size_t i,
+                                        int track);
+/* The stage recorded for the profile view points at, on a track of the
+ * close (an index of cp_store_stage_history_track); CP_STAGE_NONE when the
+ * profile was not recorded (or out of range). */
+CP_API int cp_view_stage_history(const cp_view *view, int close, int track);
+
+/*
+ * Stage transitions: for every track of a ruleset, how many subscribers
+ * went from the stage recorded at a close to the stage the ruleset gives
+ * now, as a from/to matrix.  from is CP_STAGE_NONE for a subscriber the
+ * close did not record (new since, or a track it did not record); to is
+ * CP_STAGE_NONE for a subscriber recorded but without a profile now.
+ */
+typedef struct cp_transitions cp_transitions;
+
+/*
+ * Evaluate every profile of store with res's ruleset and count the
+ * transitions since close (0: the latest).  res is the caller's scratch;
+ * failures leave their message in cp_errmsg(res): CP_ENOTFOUND when the
+ * store has no such close, CP_EINVAL for a store of another schema.  Free
+ * with cp_transitions_free().
+ */
+CP_API int cp_transitions_new(cp_transitions **out, cp_result *res, const cp_store *store,
+                              int close);
+CP_API void cp_transitions_free(cp_transitions *tr);
+/* The month of the close compared with (yyyymm). */
+CP_API int cp_transitions_month(const cp_transitions *tr);
+/* Subscribers counted on every track: profiles now plus those recorded
+ * and gone. */
+CP_API uint64_t cp_transitions_total(const cp_transitions *tr);
+/* Subscribers who went from stage from to stage to on track (a track index
+ * of the ruleset); 0 out of range. */
+CP_API uint64_t cp_transitions_count(const cp_transitions *tr, int track, int from, int to);
 
 #ifdef __cplusplus
 }
