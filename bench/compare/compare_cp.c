@@ -9,7 +9,8 @@
  *       bandwidth and the bytes of a row the rules read; tag-all with 1
  *       and THREADS threads (best of 3; per-tag counts, one tag mask per
  *       profile); select the top 10,000 by churn_score (descending, nulls
- *       last, ties by key) among the profiles with tag seg.arpu_drop; point
+ *       last, ties by key) among the profiles with tag seg.arpu_drop (that
+ *       tag compiled alone, as a target-list query would); point
  *       lookups with every tag (p50/p99), for RULES and for the built-in
  *       packs with their stages.  Figures go to standard output as
  *       "name value" lines; OUTDIR/cp.masks ("key mask", sorted by key),
@@ -143,6 +144,33 @@ static cp_ruleset *compile(const cp_schema *s, const char *path)
 	cp_diag_free(d);
 	cp_rules_opts_free(o);
 	return rs;
+}
+
+/* A ruleset of one tag: tag `filter` of rs (its expression as written,
+ * with rs's parameters of its pack). */
+static cp_ruleset *compile_filter(const cp_schema *s, const cp_ruleset *rs, int filter)
+{
+	const char *pack = cp_ruleset_pack_name(rs, cp_ruleset_tag_pack(rs, filter));
+	size_t plen = strlen(pack);
+	char yaml[8192];
+	size_t o = (size_t)snprintf(yaml, sizeof(yaml), "custprof: 1\npack: %s\nparams:\n", pack);
+	for (int i = 0; i < cp_ruleset_param_count(rs); i++) {
+		const char *name = cp_ruleset_param_name(rs, i);
+		if (strncmp(name, pack, plen) == 0 && name[plen] == '.')
+			o += (size_t)snprintf(yaml + o, sizeof(yaml) - o, "  %s: %s\n", name + plen + 1,
+			                      cp_ruleset_param_value(rs, i));
+	}
+	snprintf(yaml + o, sizeof(yaml) - o, "tags:\n  - id: where\n    when: \"%s\"\n",
+	         cp_ruleset_tag_expr(rs, filter));
+	cp_rules_opts *opts;
+	cp_ruleset *out;
+	cp_rules_opts_new(&opts);
+	cp_rules_opts_add_memory(opts, yaml, strlen(yaml), "where.yaml");
+	int rc = cp_ruleset_compile(&out, s, opts, NULL);
+	if (rc != CP_OK)
+		die("compile the filter", NULL, rc);
+	cp_rules_opts_free(opts);
+	return out;
 }
 
 /* ---- tag-all: threads over ranges of rows ---- */
@@ -588,10 +616,14 @@ static int cmd_run(const char *csv, const char *rules, const char *outdir, int t
 		fprintf(f, "%s %u\n", kr[i].key, masks[kr[i].row]);
 	fclose(f);
 
-	/* select: 1 thread and all threads (the heaps merged) */
+	/* select: 1 thread and all threads (the heaps merged).  The filter is
+	 * compiled alone, as a target-list query compiles its --where: the scan
+	 * evaluates that one tag, not the 30. */
+	cp_ruleset *where = compile_filter(s, rs, filter);
+	uint32_t *scratch = calloc(store_rows(st) + 1, sizeof(uint32_t));
 	for (int pass = 0; pass < 2; pass++) {
 		int nt = pass ? threads : 1;
-		jobs = make_jobs(st, rs, nt, masks, filter);
+		jobs = make_jobs(st, where, nt, scratch, 0);
 		scan sel = best_tag_all(jobs, nt, 3);
 		job merged = jobs[0];
 		merged.heap = xmalloc(SELECT_LIMIT * sizeof(uint32_t));
@@ -620,6 +652,9 @@ static int cmd_run(const char *csv, const char *rules, const char *outdir, int t
 		free(merged.heap);
 		free_jobs(jobs, nt);
 	}
+
+	cp_ruleset_free(where);
+	free(scratch);
 
 	/* point lookups: random keys of the store */
 	size_t nkeys = 200000;
