@@ -288,7 +288,13 @@ if [ -n "$DOC" ]; then
 		echo "while a column store (DuckDB) reads only the columns the query names.  The bound that counts"
 		echo "only the bytes the rules read is therefore out of reach of this layout: the scan is bounded"
 		echo "by the whole-row figure above, and by the evaluation alone.  Tag-all overlaps the two (the"
-		echo "next block's rows are prefetched while a block is evaluated); on a machine whose cores are"
+		echo "next block's rows are prefetched while a block is evaluated), yet its CPU time exceeds the"
+		echo "sum of the two parts: a block's 64 rows span about 64 x $(get cp lines_per_row) / 2 cache lines, more than the"
+		echo "first-level cache holds, so each instruction of the block fetches its cells again from the"
+		echo "second level.  Copying the cells the rules read into per-block columns first (or a store"
+		echo "layout with column groups) would turn that into one pass over each row."
+		echo
+		echo "On a machine whose cores are"
 		echo "shared (see the load average) both the bandwidth and the CPU time per profile vary from run"
 		echo "to run, which is why the report gives CPU time and instruction counts beside wall time."
 		echo
@@ -318,6 +324,8 @@ if [ -n "$DOC" ]; then
 			echo "program, $(get cp default_tags) tags and $(get cp default_tracks) tracks) costs $(echo "$irp" | awk '{ printf "%.0f", $1 / 20000 }') instructions (callgrind, 20,000 lookups): at"
 			echo "2 instructions per cycle and $mhz MHz that is $(echo "$irp $mhz" | awk '{ printf "%.1f", $1 / 20000 / 2 / $2 }') us of computing alone, before any cache miss"
 			echo "(the target is 2 us at p99); one hot profile of the 30-tag pack takes $(get cp hot_eval_ns) ns ($(get cp hot_eval_ns_per_tag) ns per tag)."
+			echo "The lookup's share includes the durable store's consistent copy of the row (a reader"
+			echo "copies the whole $rowb-byte row under its sequence lock before the program runs)."
 		fi
 		echo
 		echo "## What the evaluator does, and what would move the remaining targets"
