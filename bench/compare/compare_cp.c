@@ -78,7 +78,7 @@ static double cpu_process(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what, const void *handle, int rc)
+_Noreturn static void die(const char *what, const void *handle, int rc)
 {
 	fprintf(stderr, "compare_cp: %s: %s (%s)\n", what, handle ? cp_errmsg(handle) : "",
 	        cp_strerror(rc));
