@@ -103,7 +103,7 @@ prof=$WORK/profile.txt
 : >"$prof"
 if [ -z "${NO_PROFILE:-}" ] && command -v valgrind >/dev/null; then
 	head -n 20001 "$data" >"$WORK/small.csv"
-	valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" \
+	valgrind --tool=callgrind --branch-sim=yes --callgrind-out-file="$WORK/callgrind.out" \
 		--toggle-collect=run_job "$cp_drv" profile "$WORK/small.csv" "$here/segments.yaml" \
 		>/dev/null 2>"$WORK/callgrind.err" || true
 	# point lookups with the built-in packs: instructions per cp_eval_key
@@ -301,7 +301,7 @@ if [ -n "$DOC" ]; then
 		echo "to run, which is why the report gives CPU time and instruction counts beside wall time."
 		echo
 		if [ -s "$WORK/callgrind.out" ]; then
-			callgrind_annotate --inclusive=no "$WORK/callgrind.out" 2>/dev/null |
+			callgrind_annotate --inclusive=no --show=Ir --sort=Ir "$WORK/callgrind.out" 2>/dev/null |
 				awk '/^-+$/ { dash++; next } dash >= 3 && NF { print }' | head -16 |
 				sed -e "s|$srcdir/||g" -e 's|/usr/lib/gcc/[^ ]*/include/||' -e 's| \[[^]]*\]||' >"$prof"
 		fi
@@ -318,6 +318,11 @@ if [ -n "$DOC" ]; then
 		if [ -n "$ir" ] && [ "$small" -gt 0 ]; then
 			echo
 			echo "In all $(echo "$ir $small" | awk '{ printf "%.0f", $1 / $2 }') instructions per profile for the 30 tags (the fast program has $(get cp fast_insns) instructions, each run once per block of 64 profiles)."
+			miss=$(awk '/^summary:/ { if (NF >= 6) print $4 + $6; exit }' "$WORK/callgrind.out")
+			if [ -n "$miss" ]; then
+				echo "callgrind's branch simulator counts $(echo "$miss $small" | awk '{ printf "%.1f", $1 / $2 }') mispredicted branches per profile in the scan"
+				echo "(at some 15 cycles each, about $(echo "$miss $small $(awk -F': ' '/cpu MHz/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo 2000)" | awk '{ printf "%.0f", $1 / $2 * 15 / $3 * 1000 }') ns of the gap above)."
+			fi
 		fi
 		if [ -n "$irp" ]; then
 			echo
