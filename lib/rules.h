@@ -344,6 +344,13 @@ typedef struct cp__track_rule_ref {
 
 /* Build rs->fast from rs->prog (rules_opt.c). */
 int cp__prog_optimize(cp_ruleset *rs);
+/* Slots an instruction writes at dst, and reads at a, b, c (rules_opt.c). */
+uint32_t cp__insn_writes(const cp__insn *in);
+void cp__insn_reads(const cp__insn *in, uint32_t *na, uint32_t *nb, uint32_t *nc);
+/* Bytes of a row's cells that the fast program reads (each byte once), and
+ * in *presence_bytes (if not NULL) the bytes of their presence bits: what a
+ * scan must bring from memory at least (benchmarks). */
+size_t cp__ruleset_row_reads(const cp_ruleset *rs, size_t *presence_bytes);
 
 /* Execute one instruction (the compiler folds constants with it). */
 void cp__exec_one(const cp__insn *in, cp__slot *s, const cp__ectx *cx);
@@ -537,6 +544,31 @@ int cp__result_eval_row(cp_result *res, const uint8_t *row, const cp_store *stor
 int cp__result_eval_view(cp_result *res, const cp_view *view, bool full);
 /* 1 if rows of schema a can be read with a program compiled for b. */
 bool cp__schema_compatible(const cp_schema *a, const cp_schema *b);
+
+/*
+ * The block evaluator (rules_block.c): the fast program over up to
+ * CP_BLOCK_ROWS rows at once, for scans.  Per-thread state, like a
+ * cp_result; cp__block_eval allocates nothing and gives the same results as
+ * cp_eval for each row.
+ */
+#define CP_BLOCK_ROWS 64
+typedef struct cp__block cp__block;
+int cp__block_new(cp__block **out, const cp_ruleset *rs);
+void cp__block_free(cp__block *b);
+/* Evaluate rows[0..n) (n <= CP_BLOCK_ROWS, rows read from store, whose
+ * schema must be compatible with the ruleset's) as of the month given. */
+void cp__block_eval(cp__block *b, const uint8_t *const *rows, unsigned n,
+                    const cp_store *store, int as_of_yyyymm);
+/* Ask for the cache lines of rows[0..n) that the program reads: a scan
+ * calls it for the next block before evaluating the current one, so the
+ * memory traffic overlaps the evaluation. */
+void cp__block_prefetch(const cp__block *b, const uint8_t *const *rows, unsigned n);
+/* Bit k set when tag applies to row k of the last evaluation. */
+uint64_t cp__block_tag_mask(const cp__block *b, int tag);
+/* Stage of a track for row k (and the deciding rule, -1 for otherwise). */
+int cp__block_stage(const cp__block *b, int track, unsigned k, int *rule);
+/* The value of a slot for row k (tests compare it with cp_eval's). */
+void cp__block_slot(const cp__block *b, uint32_t slot, unsigned k, cp__slot *out);
 
 /* Shortest text that reads back as v, with ".0" when it is a whole number
  * ("2.5", "9.0", "1e+30"). */

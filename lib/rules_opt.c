@@ -134,7 +134,6 @@ static cp__insn fuse(const opt *o, const cp__insn *in)
 	}
 }
 
-static uint32_t dst_count(const cp__insn *in);
 
 static void mark(uint8_t *live, uint32_t s, uint32_t n)
 {
@@ -142,16 +141,53 @@ static void mark(uint8_t *live, uint32_t s, uint32_t n)
 		live[s + i] = 1;
 }
 
-/* Mark the slots an instruction reads. */
-static void mark_operands(uint8_t *live, const cp__insn *in)
+/*
+ * How many slots an instruction reads at a, b and c (0: that operand is not
+ * read).  Operations that read only the row read none; OP_FIRST and
+ * OP_TRACK read the lists at imm.p (and OP_FIRST a when CP_FIRST_HAS_OWN),
+ * which their callers handle.
+ */
+void cp__insn_reads(const cp__insn *in, uint32_t *na, uint32_t *nb, uint32_t *nc)
 {
+	*na = *nb = *nc = 0;
 	switch (in->op) {
 	case OP_LOAD_I64: case OP_LOAD_F64: case OP_LOAD_BOOL: case OP_LOAD_DATE:
 	case OP_LOAD_ENUM: case OP_LOAD_STR: case OP_LOAD_ITEMS:
 	case OP_W_ALL: case OP_W_ANY: case OP_W_NONE: case OP_W_COUNT:
 	case OP_W_SUM_I: case OP_W_SUM_F: case OP_W_AVG_I: case OP_W_AVG_F: case OP_W_AVG_M:
 	case OP_W_MIN_I: case OP_W_MIN_F: case OP_W_MAX_I: case OP_W_MAX_F: case OP_F_CMP:
-		return; /* the row only */
+	case OP_FIRST: case OP_TRACK:
+		return;
+	default:
+		break;
+	}
+	/* a, b, c: whole windows for aggregates and strided operands */
+	*na = in->sa || cp__insn_writes(in) == 1 ? in->n : 1;
+	if (in->op == OP_IF) {
+		*nb = in->sb ? in->n : 1;
+		*nc = in->sc ? in->n : 1;
+		return;
+	}
+	/* every other operation with a second operand reads b */
+	switch (in->op) {
+	case OP_I2F: case OP_M2F: case OP_I2M: case OP_E2S: case OP_NEG_I: case OP_NEG_F:
+	case OP_NOT: case OP_IN_I: case OP_IN_S: case OP_ABS_I: case OP_ABS_F:
+	case OP_ROUND_F: case OP_ROUND_M: case OP_PRESENT: case OP_LEN:
+	case OP_MONTHS_SINCE: case OP_DAYS_SINCE: case OP_TRUTH:
+	case OP_SUM_I: case OP_SUM_F: case OP_AVG_I: case OP_AVG_F: case OP_AVG_M:
+	case OP_MIN_I: case OP_MIN_F: case OP_MAX_I: case OP_MAX_F:
+	case OP_COUNT: case OP_ALL: case OP_ANY: case OP_NONE: case OP_STREAK: case OP_SINCE:
+	case OP_SLOPE_I: case OP_SLOPE_F: case OP_SLOPE_M:
+		return;
+	default:
+		*nb = in->sb ? in->n : 1;
+	}
+}
+
+/* Mark the slots an instruction reads. */
+static void mark_operands(uint8_t *live, const cp__insn *in)
+{
+	switch (in->op) {
 	case OP_FIRST: {
 		const uint32_t *e = in->imm.p;
 		for (uint32_t j = 0; j < in->c; j++)
@@ -169,30 +205,14 @@ static void mark_operands(uint8_t *live, const cp__insn *in)
 	default:
 		break;
 	}
-	/* a, b, c: whole windows for aggregates and strided operands */
-	mark(live, in->a, in->sa || dst_count(in) == 1 ? in->n : 1);
-	if (in->op == OP_IF) {
-		mark(live, in->b, in->sb ? in->n : 1);
-		mark(live, in->c, in->sc ? in->n : 1);
-		return;
-	}
-	/* every other operation with a second operand reads b */
-	switch (in->op) {
-	case OP_I2F: case OP_M2F: case OP_I2M: case OP_E2S: case OP_NEG_I: case OP_NEG_F:
-	case OP_NOT: case OP_IN_I: case OP_IN_S: case OP_ABS_I: case OP_ABS_F:
-	case OP_ROUND_F: case OP_ROUND_M: case OP_PRESENT: case OP_LEN:
-	case OP_MONTHS_SINCE: case OP_DAYS_SINCE: case OP_TRUTH:
-	case OP_SUM_I: case OP_SUM_F: case OP_AVG_I: case OP_AVG_F: case OP_AVG_M:
-	case OP_MIN_I: case OP_MIN_F: case OP_MAX_I: case OP_MAX_F:
-	case OP_COUNT: case OP_ALL: case OP_ANY: case OP_NONE: case OP_STREAK: case OP_SINCE:
-	case OP_SLOPE_I: case OP_SLOPE_F: case OP_SLOPE_M:
-		return;
-	default:
-		mark(live, in->b, in->sb ? in->n : 1);
-	}
+	uint32_t na, nb, nc;
+	cp__insn_reads(in, &na, &nb, &nc);
+	mark(live, in->a, na);
+	mark(live, in->b, nb);
+	mark(live, in->c, nc);
 }
 
-static uint32_t dst_count(const cp__insn *in)
+uint32_t cp__insn_writes(const cp__insn *in)
 {
 	switch (in->op) {
 	case OP_SUM_I: case OP_SUM_F: case OP_AVG_I: case OP_AVG_F: case OP_AVG_M:
@@ -216,6 +236,46 @@ static void mark_bytes(uint8_t *used, uint32_t size, uint32_t from, uint32_t to)
 		used[i] = 1;
 }
 
+/* Mark used[0..row_size) where the fast program reads a row: the cells
+ * (cells) and the presence bytes of those cells (presence). */
+static void mark_row_reads(const cp_ruleset *rs, uint8_t *used, bool cells, bool presence)
+{
+	uint32_t size = rs->schema->row_size;
+	for (size_t i = 0; i < rs->nfast; i++) {
+		const cp__insn *in = &rs->fast[i];
+		bool row = (in->op >= OP_LOAD_I64 && in->op <= OP_LOAD_ITEMS) ||
+		           (in->op >= OP_W_ALL && in->op <= OP_F_CMP);
+		if (!row)
+			continue;
+		if (cells)
+			mark_bytes(used, size, in->b, in->b + in->n * in->c);
+		uint32_t p0 = CP_ROW_HEADER_BYTES + (in->a >> 3);
+		uint32_t p1 = CP_ROW_HEADER_BYTES + ((in->a + in->n - 1) >> 3) + 1;
+		if (presence)
+			mark_bytes(used, size, p0, p1);
+	}
+}
+
+size_t cp__ruleset_row_reads(const cp_ruleset *rs, size_t *presence_bytes)
+{
+	uint32_t size = rs->schema->row_size;
+	uint8_t *used = cp__calloc((size_t)size + 1, 1);
+	size_t n = 0, p = 0;
+	if (!used)
+		return 0;
+	mark_row_reads(rs, used, true, false);
+	for (uint32_t i = 0; i < size; i++)
+		n += used[i];
+	memset(used, 0, size);
+	mark_row_reads(rs, used, false, true);
+	for (uint32_t i = 0; i < size; i++)
+		p += used[i];
+	cp__free(used);
+	if (presence_bytes)
+		*presence_bytes = p;
+	return n;
+}
+
 /*
  * The byte offsets of a row to prefetch: for every 64-byte stretch that
  * holds bytes the fast program reads, its first and last such byte (rows
@@ -231,17 +291,7 @@ static int prefetch_list(cp_ruleset *rs)
 		cp__free(list);
 		return CP_ENOMEM;
 	}
-	for (size_t i = 0; i < rs->nfast; i++) {
-		const cp__insn *in = &rs->fast[i];
-		bool row = (in->op >= OP_LOAD_I64 && in->op <= OP_LOAD_ITEMS) ||
-		           (in->op >= OP_W_ALL && in->op <= OP_F_CMP);
-		if (!row)
-			continue;
-		mark_bytes(used, size, in->b, in->b + in->n * in->c);
-		uint32_t p0 = CP_ROW_HEADER_BYTES + (in->a >> 3);
-		uint32_t p1 = CP_ROW_HEADER_BYTES + ((in->a + in->n - 1) >> 3) + 1;
-		mark_bytes(used, size, p0, p1);
-	}
+	mark_row_reads(rs, used, true, true);
 	size_t n = 0;
 	for (uint32_t start = 0; start < size; start += 64) {
 		uint32_t first = UINT32_MAX, last = 0;
@@ -281,7 +331,7 @@ int cp__prog_optimize(cp_ruleset *rs)
 		o.writer[s] = -1;
 	for (size_t i = 0; i < p->ncode; i++) {
 		const cp__insn *in = &p->code[i];
-		for (uint32_t k = 0; k < dst_count(in); k++)
+		for (uint32_t k = 0; k < cp__insn_writes(in); k++)
 			o.writer[in->dst + k] = (int32_t)i;
 	}
 	/* the results: what cp_eval's readers look at */
@@ -310,7 +360,7 @@ int cp__prog_optimize(cp_ruleset *rs)
 	for (size_t i = p->ncode; i-- > 0;) {
 		const cp__insn *in = &code[i];
 		bool needed = false;
-		for (uint32_t k = 0; k < dst_count(in) && !needed; k++)
+		for (uint32_t k = 0; k < cp__insn_writes(in) && !needed; k++)
 			needed = live[in->dst + k];
 		if (!needed)
 			continue;
